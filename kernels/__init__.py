@@ -1,0 +1,8 @@
+"""fastbp's compiled layer: ``@njit`` kernels over contiguous arrays of one dtype.
+
+Kernels never validate, print or allocate per sample; they write into
+caller-provided buffers. Everything policy-like lives in :mod:`fastbp`.
+
+Modules, one concern each: :mod:`.activations`, :mod:`.dense`, :mod:`.losses`,
+:mod:`.optimizers`, :mod:`.epoch`.
+"""

@@ -1,0 +1,199 @@
+"""Whole passes of a network: forward, backward, training epochs, prediction and evaluation.
+
+One network of any depth is described by plain arrays, so each kernel compiles
+once per dtype:
+
+- ``params``: flat buffer [W0, b0, W1, b1, ...]; W_l is (sizes[l], sizes[l+1]) row-major.
+- ``sizes``: intp (n_layers + 1,), the widths [n_in, h1, ..., n_out].
+- ``codes``: intp (n_layers,), activation codes of the hidden layers then the output.
+- ``work``: tuple of seven flat buffers of the params' dtype, allocated once per call
+  from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
+  output logits, output activations, delta, delta). Views into them are carved
+  per batch of m <= B rows, so nothing is allocated per batch.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import LINEAR, activate
+from .config import JIT_OPTIONS
+from .dense import dense_forward, hidden_delta, weight_gradient
+from .losses import count_correct, output_delta
+from .optimizers import L2, apply_update
+
+XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
+N_WORK = 7
+
+
+@njit(**JIT_OPTIONS)
+def layer_params(params, sizes, layer):
+    """Views (W (fan_in, fan_out), b (fan_out,)) of one layer in a flat buffer laid out as ``params``."""
+    offset = 0
+    for k in range(layer):
+        offset += sizes[k] * sizes[k + 1] + sizes[k + 1]
+    fan_in, fan_out = sizes[layer], sizes[layer + 1]
+    W = params[offset:offset + fan_in * fan_out].reshape((fan_in, fan_out))
+    b = params[offset + fan_in * fan_out:offset + fan_in * fan_out + fan_out]
+    return W, b
+
+
+@njit(**JIT_OPTIONS)
+def view(buffer, offset, m, n):
+    """A (m, n) C-contiguous view of a flat buffer starting at ``offset``."""
+    return buffer[offset:offset + m * n].reshape((m, n))
+
+
+@njit(**JIT_OPTIONS)
+def hidden_activation(work, sizes, layer, m):
+    """View (m, sizes[layer + 1]) of the output of hidden layer ``layer`` for a batch of m rows."""
+    offset = 0
+    for k in range(1, layer + 1):
+        offset += m * sizes[k]
+    return view(work[HIDDEN], offset, m, sizes[layer + 1])
+
+
+@njit(**JIT_OPTIONS)
+def gather_rows(source, order, start, m, out):
+    """out[r] = source[order[start + r]] for r < m; source (n, k), out (m, k)."""
+    k = source.shape[1]
+    for r in range(m):
+        row = order[start + r]
+        for j in range(k):
+            out[r, j] = source[row, j]
+
+
+@njit(**JIT_OPTIONS)
+def forward(Xb, params, sizes, codes, work):
+    """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out)."""
+    m = Xb.shape[0]
+    n_layers = sizes.shape[0] - 1
+    A_prev = Xb
+    for layer in range(n_layers - 1):
+        W, b = layer_params(params, sizes, layer)
+        A = hidden_activation(work, sizes, layer, m)
+        dense_forward(A_prev, W, b, codes[layer], A)
+        A_prev = A
+    W, b = layer_params(params, sizes, n_layers - 1)
+    Z = view(work[LOGITS], 0, m, sizes[n_layers])
+    dense_forward(A_prev, W, b, LINEAR, Z)
+    return Z
+
+
+@njit(**JIT_OPTIONS)
+def backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work):
+    """Backward pass after ``forward`` on Xb (m, n_in), Yb (m, n_out): fills grads (flat, like params).
+
+    Returns m * cost, i.e. the summed per-sample loss plus l2/2 * sum ||W||^2.
+    """
+    m = Xb.shape[0]
+    n_layers = sizes.shape[0] - 1
+    n_out = sizes[n_layers]
+    Z = view(work[LOGITS], 0, m, n_out)
+    A_out = view(work[OUTPUT], 0, m, n_out)
+    delta = view(work[DELTA_A], 0, m, n_out)
+    loss = output_delta(Z, Yb, codes[n_layers - 1], loss_code, A_out, delta)
+    sum_sq = 0.0
+    use_b = True
+    for layer in range(n_layers - 1, -1, -1):
+        W, b = layer_params(params, sizes, layer)
+        dW, db = layer_params(grads, sizes, layer)
+        A_prev = Xb if layer == 0 else hidden_activation(work, sizes, layer - 1, m)
+        sum_sq += weight_gradient(A_prev, delta, W, l2 / m, dW, db)
+        if layer > 0:
+            target = work[DELTA_B] if use_b else work[DELTA_A]
+            use_b = not use_b
+            delta_prev = view(target, 0, m, sizes[layer])
+            hidden_delta(delta, W, A_prev, codes[layer - 1], delta_prev)
+            delta = delta_prev
+    return loss + 0.5 * l2 * sum_sq
+
+
+@njit(**JIT_OPTIONS)
+def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
+                 step, work, epoch_cost, epoch_correct, last_cost):
+    """Run ``orders.shape[0]`` epochs of mini-batch training; returns the optimizer step count.
+
+    X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
+    state = (grads, optimizer state 1, optimizer state 2), each like params.
+    Per epoch e: epoch_cost[e] = summed batch cost * m (divide by n for the mean),
+    epoch_correct[e] = correctly classified samples, last_cost[e] = last batch's cost.
+    Stops at the first non-finite batch cost, before updating with it; that
+    epoch's epoch_cost is NaN and the later entries are left untouched.
+    """
+    n, n_in = X.shape
+    n_out = Y.shape[1]
+    out_code = codes[codes.shape[0] - 1]
+    grads = state[0]
+    moments = (state[1], state[2])
+    for epoch in range(orders.shape[0]):
+        total = 0.0
+        correct = 0
+        cost = 0.0
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            Xb = view(work[XB], 0, m, n_in)
+            Yb = view(work[YB], 0, m, n_out)
+            gather_rows(X, orders[epoch], start, m, Xb)
+            gather_rows(Y, orders[epoch], start, m, Yb)
+            forward(Xb, params, sizes, codes, work)
+            batch_total = backward(Xb, Yb, params, grads, sizes, codes, loss_code, hyper[L2], work)
+            if not np.isfinite(batch_total):
+                epoch_cost[epoch] = np.nan
+                return step
+            cost = batch_total / m
+            total += batch_total
+            correct += count_correct(view(work[OUTPUT], 0, m, n_out), Yb, out_code)
+            step += 1
+            apply_update(optimizer, params, grads, moments, hyper, step)
+        epoch_cost[epoch] = total
+        epoch_correct[epoch] = correct
+        last_cost[epoch] = cost
+    return step
+
+
+@njit(**JIT_OPTIONS)
+def predict_output(X, params, sizes, codes, capacity, work, out):
+    """out = network output for X (n, n_in), in chunks of ``capacity`` rows; out (n, n_out)."""
+    n, n_in = X.shape
+    n_layers = sizes.shape[0] - 1
+    order = np.arange(n)
+    for start in range(0, n, capacity):
+        m = min(capacity, n - start)
+        Xb = view(work[XB], 0, m, n_in)
+        gather_rows(X, order, start, m, Xb)
+        Z = forward(Xb, params, sizes, codes, work)
+        activate(Z, out[start:start + m], codes[n_layers - 1])
+
+
+@njit(**JIT_OPTIONS)
+def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
+    """(summed per-sample loss, correctly classified count) over X (n, n_in), Y (n, n_out), no L2 term."""
+    n, n_in = X.shape
+    n_out = Y.shape[1]
+    out_code = codes[codes.shape[0] - 1]
+    order = np.arange(n)
+    total = 0.0
+    correct = 0
+    for start in range(0, n, capacity):
+        m = min(capacity, n - start)
+        Xb = view(work[XB], 0, m, n_in)
+        Yb = view(work[YB], 0, m, n_out)
+        gather_rows(X, order, start, m, Xb)
+        gather_rows(Y, order, start, m, Yb)
+        Z = forward(Xb, params, sizes, codes, work)
+        A_out = view(work[OUTPUT], 0, m, n_out)
+        total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
+        correct += count_correct(A_out, Yb, out_code)
+    return total, correct
+
+
+@njit(**JIT_OPTIONS)
+def batch_gradients(X, Y, params, grads, sizes, codes, loss_code, l2, work):
+    """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch into grads; returns n * cost."""
+    n = X.shape[0]
+    order = np.arange(n)
+    Xb = view(work[XB], 0, n, X.shape[1])
+    Yb = view(work[YB], 0, n, Y.shape[1])
+    gather_rows(X, order, 0, n, Xb)
+    gather_rows(Y, order, 0, n, Yb)
+    forward(Xb, params, sizes, codes, work)
+    return backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work)
