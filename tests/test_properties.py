@@ -1,0 +1,58 @@
+"""Property tests: random depths, widths, batch sizes and activations against the reference."""
+import numpy as np
+from conftest import HIDDEN, OUTPUT_LOSS, make_targets, reference_targets
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastbp
+import reference
+
+
+@st.composite
+def networks(draw):
+    depth = draw(st.integers(1, 4))
+    layers = draw(st.lists(st.integers(1, 6), min_size=depth + 1, max_size=depth + 1))
+    output, loss = draw(st.sampled_from(OUTPUT_LOSS))
+    if output == "softmax":
+        layers[-1] = max(layers[-1], 2)
+    activation = draw(st.lists(st.sampled_from(HIDDEN), min_size=depth - 1, max_size=depth - 1))
+    seed = draw(st.integers(0, 2 ** 16))
+    return fastbp.Network(layers, activation=activation, output=output, loss=loss, dtype=np.float64,
+                          seed=seed)
+
+
+def _reference_model(net):
+    return ([W.copy() for W in net.weights], [b.copy() for b in net.biases],
+            list(net.activation) + [net.output])
+
+
+@settings(max_examples=60, deadline=None)
+@given(net=networks(), n=st.integers(1, 9), l2=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 99))
+def test_gradients_match_reference(net, n, l2, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, net.layers[0]))
+    y = make_targets(rng, net.output, net.loss_function, n, net.layers[-1])
+    Ws, bs, acts = _reference_model(net)
+    Y = reference_targets(y, net.loss_function, net.layers[-1])
+    dW, db = net.gradients(X, y, l2=l2)
+    ref_dW, ref_db = reference.gradients(Ws, bs, acts, net.loss_function, X, Y, l2)
+    for got, want in zip(dW + db, ref_dW + ref_db):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=networks(), n=st.integers(1, 12), batch_size=st.integers(1, 15), seed=st.integers(0, 99))
+def test_one_unshuffled_epoch_matches_reference_sgd(net, n, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, net.layers[0]))
+    y = make_targets(rng, net.output, net.loss_function, n, net.layers[-1])
+    Ws, bs, acts = _reference_model(net)
+    Y = reference_targets(y, net.loss_function, net.layers[-1])
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        dW, db = reference.gradients(Ws, bs, acts, net.loss_function, X[sl], Y[sl])
+        Ws = [W - 0.05 * g for W, g in zip(Ws, dW)]
+        bs = [b - 0.05 * g for b, g in zip(bs, db)]
+    net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.05, shuffle=False, verbose=0)
+    for got, want in zip(net.weights + net.biases, Ws + bs):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
