@@ -50,35 +50,71 @@ def _optimizer_state(net, optimizer):
     return state
 
 
-def _epoch_orders(rng, n_samples, n_epochs, shuffle):
+def epoch_orders(rng, n_samples, n_epochs, shuffle):
     """Sample order of each epoch: one permutation per epoch, drawn the same way however epochs are chunked."""
     if not shuffle:
         return np.tile(np.arange(n_samples, dtype=np.intp), (n_epochs, 1))
     return np.stack([rng.permutation(n_samples) for _ in range(n_epochs)]).astype(np.intp, copy=False)
 
 
+class EpochRunner:
+    """Runs epochs through the compiled kernel for one network, optimizer and batch size.
+
+    Holds what a fit allocates once: hyperparameters, gradients, workspace and the
+    optimizer state (shared with ``net.optimizer_state`` so later fits continue it).
+    """
+
+    def __init__(self, net, batch_size, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False, l2=0.0,
+                 beta1=0.9, beta2=0.999, epsilon=1e-8, blas_threads=None):
+        self.net = net
+        self.batch_size = batch_size
+        self.optimizer_code = registry.OPTIMIZERS[optimizer]
+        self.hyper = np.zeros(optimizers.N_HYPER)
+        self.hyper[optimizers.LR] = lr
+        self.hyper[optimizers.MOMENTUM] = momentum
+        self.hyper[optimizers.NESTEROV] = nesterov
+        self.hyper[optimizers.L2] = l2
+        self.hyper[optimizers.BETA1] = beta1
+        self.hyper[optimizers.BETA2] = beta2
+        self.hyper[optimizers.EPSILON] = epsilon
+        self.blas_threads = blas_threads
+        self.state = _optimizer_state(net, optimizer)
+        self.grads = np.zeros_like(net._params)
+        self.work = allocate_work(net.layers, batch_size, net.dtype)
+
+    def run(self, X, Y, orders, first_epoch=0):
+        """Train one epoch per row of ``orders`` (n_epochs, n); returns per-epoch (cost sum, correct, last batch cost).
+
+        Raises FloatingPointError, with the last finite parameters kept, if the cost diverges.
+        """
+        net, state = self.net, self.state
+        count = orders.shape[0]
+        cost = np.zeros(count)
+        correct = np.zeros(count, dtype=np.int64)
+        last = np.zeros(count)
+        snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
+        with threads.blas_threads(self.blas_threads):
+            state["step"] = kernels.train_epochs(
+                X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
+                self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
+                state["step"], self.work, cost, correct, last)
+        failed = np.flatnonzero(~np.isfinite(cost))
+        if failed.size:
+            _restore_after_divergence(net, state, snapshot, first_epoch + failed[0], self.hyper[optimizers.LR])
+        return cost, correct, last
+
+
 def fit_network(net, X, Y, validation, settings):
     """Train ``net`` on coerced X (n, n_in), Y (n, n_out); ``settings`` holds validated fit arguments."""
     n = X.shape[0]
-    batch_size = min(settings["batch_size"], n)
     epochs, verbose = settings["epochs"], settings["verbose"]
     keys = ["loss"] + (["accuracy"] if net.is_classifier else [])
     if validation is not None:
         keys += ["val_" + k for k in keys]
     history = History(keys)
-
-    hyper = np.zeros(optimizers.N_HYPER)
-    hyper[optimizers.LR] = settings["lr"]
-    hyper[optimizers.MOMENTUM] = settings["momentum"]
-    hyper[optimizers.NESTEROV] = settings["nesterov"]
-    hyper[optimizers.L2] = settings["l2"]
-    hyper[optimizers.BETA1] = settings["beta1"]
-    hyper[optimizers.BETA2] = settings["beta2"]
-    hyper[optimizers.EPSILON] = settings["epsilon"]
-    state = _optimizer_state(net, settings["optimizer"])
-    grads = np.zeros_like(net._params)
-    work = allocate_work(net.layers, batch_size, net.dtype)
-    optimizer_code = registry.OPTIMIZERS[settings["optimizer"]]
+    runner = EpochRunner(net, min(settings["batch_size"], n), settings["optimizer"], settings["lr"],
+                         settings["momentum"], settings["nesterov"], settings["l2"], settings["beta1"],
+                         settings["beta2"], settings["epsilon"], settings["blas_threads"])
 
     # Several epochs per compiled call when no Python work sits between them.
     per_call = 1 if (verbose or validation is not None) else max(1, ORDER_BUDGET // n)
@@ -87,19 +123,8 @@ def fit_network(net, X, Y, validation, settings):
     try:
         while done < epochs:
             count = min(per_call, epochs - done)
-            orders = _epoch_orders(net._rng, n, count, settings["shuffle"])
-            cost = np.zeros(count)
-            correct = np.zeros(count, dtype=np.int64)
-            last = np.zeros(count)
-            snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
-            with threads.blas_threads(settings["blas_threads"]):
-                state["step"] = kernels.train_epochs(
-                    X, Y, orders, batch_size, net._params, net._sizes, net._codes, net._loss_code,
-                    optimizer_code, hyper, (grads, state["state1"], state["state2"]), state["step"],
-                    work, cost, correct, last)
-            failed = np.flatnonzero(~np.isfinite(cost))
-            if failed.size:
-                _restore_after_divergence(net, state, snapshot, done + failed[0], settings["lr"])
+            orders = epoch_orders(net._rng, n, count, settings["shuffle"])
+            cost, correct, _ = runner.run(X, Y, orders, first_epoch=done)
             for k in range(count):
                 metrics = {"loss": cost[k] / n}
                 if net.is_classifier:

@@ -1,0 +1,126 @@
+"""Column-major building blocks (samples in columns, W (n_l, n_prev), b (n_l, 1)) on fastbp's kernels.
+
+The classic NumPy examples store samples in columns; the kernels take samples in
+rows. A C-ordered (n, m) array transposed is an F-ordered (m, n) array, so each
+helper hands the kernels transposed views and gets transposed results back,
+without copying.
+"""
+import numpy as np
+
+from fastbp.kernels import activations as act
+from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
+
+ACTIVATIONS = {"sigmoid": act.SIGMOID, "relu": act.RELU}
+
+
+def as_float_array(value, name):
+    """``value`` as a float64 array that is C- or F-contiguous (copied only when needed)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers") from exc
+    if not (array.flags.c_contiguous or array.flags.f_contiguous):
+        array = np.ascontiguousarray(array)
+    return array
+
+
+def activation_code(activation):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be 'sigmoid' or 'relu', got {activation!r}")
+    return ACTIVATIONS[activation]
+
+
+def elementwise(z, code, name="z"):
+    """f(z) for an array (or scalar) of any shape; a new float64 array (a scalar for a scalar)."""
+    out = np.array(z, dtype=np.float64, order="C")  # C order: reshape below must be a view
+    act.activate(out.reshape(1, -1), out.reshape(1, -1), code)
+    return out[()] if out.ndim == 0 else out
+
+
+def activation_backward(dA, Z, code):
+    """dZ = dA * f'(Z), new array; dA and Z of one shape."""
+    dZ = np.array(dA, dtype=np.float64, order="C")
+    Z = np.asarray(Z, dtype=np.float64)
+    if dZ.shape != Z.shape:
+        raise ValueError(f"dA has shape {dZ.shape} but the cached Z has shape {Z.shape}")
+    A = elementwise(Z, code)
+    act.scale_by_derivative(dZ.reshape(1, -1), np.reshape(A, (1, -1)), code)
+    return dZ
+
+
+def _check_linear_shapes(W, b, A_prev):
+    if W.ndim != 2 or A_prev.ndim != 2:
+        raise ValueError(f"W and A_prev must be 2-D, got shapes {W.shape} and {A_prev.shape}")
+    if W.shape[1] != A_prev.shape[0]:
+        raise ValueError(f"W has shape {W.shape} but A_prev has {A_prev.shape[0]} rows; "
+                         f"expected W of shape (n_l, {A_prev.shape[0]})")
+    if b.size != W.shape[0] or b.ndim > 2 or (b.ndim == 2 and b.shape[1] != 1):
+        raise ValueError(f"b must have shape ({W.shape[0]}, 1) to match W {W.shape}, got {b.shape}")
+
+
+def linear_forward(W, b, A_prev):
+    """Z = W @ A_prev + b; W (n_l, n_prev), b (n_l, 1), A_prev (n_prev, m) -> Z (n_l, m).
+
+    Raises ValueError for mismatched shapes, or naming the argument holding NaN/inf
+    when Z is not finite (checked on Z, which is small, instead of on A_prev).
+    """
+    W, b, A_prev = as_float_array(W, "W"), as_float_array(b, "b"), as_float_array(A_prev, "A_prev")
+    _check_linear_shapes(W, b, A_prev)
+    out = np.empty((A_prev.shape[1], W.shape[0]))
+    dense_forward(A_prev.T, W.T, np.ascontiguousarray(b).reshape(-1), act.LINEAR, out)
+    if not np.isfinite(out).all():
+        for name, array in (("A_prev", A_prev), ("W", W), ("b", b)):
+            if not np.isfinite(array).all():
+                raise ValueError(f"{name} contains NaN or infinity")
+        raise ValueError("W @ A_prev + b overflowed to infinity")
+    return out.T
+
+
+def linear_backward(dZ, W, A_prev):
+    """(dA_prev, dW, db) with dW = dZ @ A_prev.T / m, db = row sums of dZ / m, dA_prev = W.T @ dZ.
+
+    dZ (n_l, m), W (n_l, n_prev), A_prev (n_prev, m): the seeds' formulas 5, 6 and 9.
+    """
+    dZ, W, A_prev = as_float_array(dZ, "dZ"), as_float_array(W, "W"), as_float_array(A_prev, "A_prev")
+    n_l, m = dZ.shape
+    if W.shape[0] != n_l or A_prev.shape != (W.shape[1], m):
+        raise ValueError(f"dZ {dZ.shape}, W {W.shape} and A_prev {A_prev.shape} do not fit together")
+    dW_rows, db = np.empty((W.shape[1], n_l)), np.empty(n_l)
+    weight_gradient(A_prev.T, dZ.T, W.T, 0.0, dW_rows, db)
+    dA_prev_rows = np.empty((m, W.shape[1]))
+    hidden_delta(dZ.T, W.T, dA_prev_rows, act.LINEAR, dA_prev_rows)
+    dW = dW_rows.T
+    dW *= 1.0 / m
+    db *= 1.0 / m
+    return dA_prev_rows.T, dW, db.reshape(-1, 1)
+
+
+def check_parameters(parameters, n_features=None):
+    """Number of layers L of a {'W1', 'b1', ..., 'WL', 'bL'} dict, after checking keys and shapes."""
+    if not isinstance(parameters, dict):
+        raise TypeError(f"parameters must be a dict of 'W1', 'b1', ..., got {type(parameters).__name__}")
+    L = len(parameters) // 2
+    expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}
+    if L == 0 or set(parameters) != expected:
+        raise ValueError(f"parameters must have exactly the keys W1, b1, ..., WL, bL; got {sorted(parameters)}")
+    previous = n_features
+    for l in range(1, L + 1):
+        W, b = np.shape(parameters[f"W{l}"]), np.shape(parameters[f"b{l}"])
+        if len(W) != 2 or (previous is not None and W[1] != previous):
+            raise ValueError(f"W{l} has shape {W}; expected (n_{l}, {previous})")
+        if b not in ((W[0], 1), (W[0],)):
+            raise ValueError(f"b{l} has shape {b}; expected ({W[0]}, 1)")
+        previous = W[0]
+    return L
+
+
+def sigmoid_cross_entropy_dZ(AL, Y):
+    """dZ of the sigmoid output for the binary cross-entropy cost: AL - Y (the stable form of
+    dAL * sigma'(Z) with dAL = -(Y / AL - (1 - Y) / (1 - AL)))."""
+    AL = as_float_array(AL, "AL")
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.size != AL.size:
+        raise ValueError(f"Y has {Y.size} values but AL has {AL.size}")
+    if not np.isfinite(Y).all():
+        raise ValueError("Y contains NaN or infinity")
+    return AL - Y.reshape(AL.shape)

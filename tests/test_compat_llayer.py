@@ -1,0 +1,117 @@
+import h5py
+import numpy as np
+import pytest
+
+import fastbp.compat as compat
+import seeds_reference as seed
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _cat_like(rng, dims=(48, 7, 5, 1), m=23):
+    X = rng.uniform(size=(dims[0], m))
+    Y = (rng.uniform(size=(1, m)) > 0.5).astype(float)
+    return X, Y
+
+
+def test_elementwise_helpers(rng):
+    Z = rng.normal(size=(4, 6))
+    dA = rng.normal(size=(4, 6))
+    _close(compat.sigmoid(Z), seed.sigmoid(Z))
+    _close(compat.relu(Z), seed.relu(Z))
+    _close(compat.sigmoidBackward(dA, Z), seed.sigmoidBackward(dA, Z))
+    _close(compat.reluBackward(dA, Z), seed.reluBackward(dA, Z))
+    assert compat.sigmoid(0.0) == 0.5
+
+
+def test_iniPara_reproduces_the_seed():
+    ours, theirs = compat.iniPara([12, 5, 3, 1]), seed.iniPara([12, 5, 3, 1])
+    assert ours.keys() == theirs.keys()
+    for key in theirs:
+        np.testing.assert_array_equal(ours[key], theirs[key])
+
+
+def test_forward_backward_update_match_the_seed(rng):
+    X, Y = _cat_like(rng)
+    params, ref_params = compat.iniPara([48, 7, 5, 1]), seed.iniPara([48, 7, 5, 1])
+    for _ in range(3):  # three training steps, compared at each step
+        AL, caches = compat.forwardModel(X, params)
+        ref_AL, ref_caches = seed.forwardModel(X, ref_params)
+        _close(AL, ref_AL)
+        assert len(caches) == 3
+        for ((W, A_prev, b), Z), ((rW, rA, rb), rZ) in zip(caches, ref_caches):
+            _close(W, rW), _close(A_prev, rA), _close(b, rb), _close(Z, rZ)
+        diffs = compat.backwardModel(AL, Y, caches)
+        ref_diffs = seed.backwardModel(ref_AL, Y, ref_caches)
+        assert diffs.keys() == ref_diffs.keys() == {f"{k}{l}" for k in ("dA", "dW", "db") for l in (1, 2, 3)}
+        for key in ref_diffs:
+            assert diffs[key].shape == ref_diffs[key].shape, key
+            _close(diffs[key], ref_diffs[key])
+        params = compat.updateParameters(params, diffs, 0.05)
+        ref_params = seed.updateParameters(ref_params, ref_diffs, 0.05)
+        for key in ref_params:
+            _close(params[key], ref_params[key])
+
+
+def test_dA_keys_keep_the_posts_meaning(rng):
+    # 'dA1' is the gradient with respect to X, the input of layer 1.
+    X, Y = _cat_like(rng, m=5)
+    AL, caches = compat.forwardModel(X, compat.iniPara([48, 7, 5, 1]))
+    diffs = compat.backwardModel(AL, Y, caches)
+    assert diffs["dA1"].shape == X.shape and diffs["dA3"].shape == (5, 5)
+
+
+def test_single_layer_functions(rng):
+    W, b, A_prev = rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(4, 6))
+    Z, cache = compat.forwardLinear(W, b, A_prev)
+    _close(Z, seed.forwardLinear(W, b, A_prev)[0])
+    assert cache[0] is W and cache[1] is A_prev and cache[2] is b
+    for activation in ("relu", "sigmoid"):
+        A, cache = compat.forwardLinearActivation(W, b, A_prev, activation)
+        ref_A, ref_cache = seed.forwardLinearActivation(W, b, A_prev, activation)
+        _close(A, ref_A)
+        dA = rng.normal(size=A.shape)
+        for got, want in zip(compat.linearActivationBackward(dA, cache, activation),
+                             seed.linearActivationBackward(dA, ref_cache, activation)):
+            _close(got, want)
+    dZ = rng.normal(size=(3, 6))
+    for got, want in zip(compat.linearBackward(dZ, (W, A_prev, b)), seed.linearBackward(dZ, (W, A_prev, b))):
+        _close(got, want)
+
+
+def test_loadData_reads_the_posts_files(tmp_path, rng):
+    train_x = rng.integers(0, 255, size=(6, 4, 4, 3), dtype=np.uint8)
+    test_x = rng.integers(0, 255, size=(2, 4, 4, 3), dtype=np.uint8)
+    with h5py.File(tmp_path / "train.h5", "w") as f:
+        f["train_set_x"], f["train_set_y"] = train_x, np.array([0, 1, 1, 0, 1, 0])
+    with h5py.File(tmp_path / "test.h5", "w") as f:
+        f["test_set_x"], f["test_set_y"] = test_x, np.array([1, 0])
+        f["list_classes"] = np.array([b"non-cat", b"cat"])
+    tx, ty, vx, vy, classes = compat.loadData(str(tmp_path))
+    np.testing.assert_array_equal(tx, train_x)
+    assert ty.shape == (1, 6) and vy.shape == (1, 2) and list(classes) == [b"non-cat", b"cat"]
+
+
+@pytest.mark.parametrize("mutate,word", [
+    (lambda p: p.pop("b2"), "keys"),
+    (lambda p: p.update(W2=np.ones((5, 3))), "W2"),
+    (lambda p: p.update(b1=np.ones((2, 1))), "b1"),
+    (lambda p: p.update(W1=np.ones((7, 10))), "W1"),
+])
+def test_bad_parameters_are_refused(mutate, word, rng):
+    X, _ = _cat_like(rng)
+    params = compat.iniPara([48, 7, 5, 1])
+    mutate(params)
+    with pytest.raises(ValueError, match=word):
+        compat.forwardModel(X, params)
+
+
+def test_nan_input_is_refused(rng):
+    X, _ = _cat_like(rng)
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="A_prev contains NaN"):
+        compat.forwardModel(X, compat.iniPara([48, 7, 5, 1]))
+    with pytest.raises(ValueError, match="activation"):
+        compat.forwardLinearActivation(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 3)), "tanh")

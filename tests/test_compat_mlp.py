@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+import fastbp.compat as compat
+import seeds_reference as seed
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+XOR_Y = np.array([[0], [1], [1], [0]])
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed_value", [0, 1, 42])
+def test_train_prints_and_learns_exactly_like_the_seed(seed_value, capsys):
+    np.random.seed(seed_value)
+    original = seed.MLP().train(XOR_X, XOR_Y, epochs=200, lr=0.5)
+    printed_original = capsys.readouterr().out
+    np.random.seed(seed_value)
+    ours = compat.MLP()
+    for key in ("h", "out"):  # same initial weights from the global generator
+        assert ours.weights[key].shape == (2, 3) if key == "h" else (3, 1)
+    assert ours.train(XOR_X, XOR_Y, epochs=200, lr=0.5) is ours
+    assert capsys.readouterr().out == printed_original
+    assert printed_original.count("\n") == 20
+    for key in ("h", "out"):
+        _close(ours.weights[key], original.weights[key])
+        _close(ours.bias[key], original.bias[key])
+
+
+def test_forward_backward_and_module_functions(rng):
+    np.random.seed(3)
+    original = seed.MLP(input_size=4, hidden_size=5, output_size=1)
+    np.random.seed(3)
+    ours = compat.MLP(input_size=4, hidden_size=5, output_size=1)
+    x, y = rng.normal(size=(3, 4)), rng.uniform(size=(3, 1))
+    y_pred = ours.forward(x)
+    _close(y_pred, original.forward(x))
+    _close(ours.z_h, original.z_h)
+    _close(ours.a_h, original.a_h)
+    assert ours.backward(x, y, y_pred, lr=0.3) == pytest.approx(original.backward(x, y, y_pred, lr=0.3))
+    for key in ("h", "out"):
+        _close(ours.weights[key], original.weights[key])
+        _close(ours.bias[key], original.bias[key])
+    z = rng.normal(size=(3, 2))
+    _close(compat.sigmoid(z), seed.sigmoid(z))
+    _close(compat.deriv_sigmoid(z), seed.deriv_sigmoid(z))
+    assert compat.mse_loss(y, y_pred) == seed.mse_loss(y, y_pred)
+
+
+def test_assigned_weights_are_used():
+    np.random.seed(0)
+    model = compat.MLP()
+    model.weights["h"] = np.zeros((2, 3))
+    model.weights["out"] = np.ones((3, 1))
+    np.testing.assert_allclose(model.forward(np.array([[1.0, 2.0]])), seed.sigmoid(1.5))
+
+
+def test_bad_input_is_refused():
+    model = compat.MLP()
+    with pytest.raises(ValueError, match="x"):
+        model.forward(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.train(np.array([[0.0, np.nan]]), np.array([[1.0]]))
+    with pytest.raises(ValueError, match="y_train"):
+        model.train(XOR_X, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="lr"):
+        model.train(XOR_X, XOR_Y, lr=-1)
