@@ -11,10 +11,30 @@ from .activations import activate, scale_by_derivative
 from .config import JIT_OPTIONS
 
 
+SMALL_PRODUCT = 4096  # m * k * n up to which plain loops beat a BLAS call (see asv_benchmarks)
+
+
+@njit(**JIT_OPTIONS)
+def matmul(A, B, out):
+    """out = A @ B; A (m, k), B (k, n), out (m, n). Tiny products run as loops: a BLAS call costs more."""
+    m, k = A.shape
+    n = B.shape[1]
+    if m * k * n > SMALL_PRODUCT:
+        np.dot(A, B, out)
+        return
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = 0.0
+        for p in range(k):
+            a = A[i, p]
+            for j in range(n):
+                out[i, j] += a * B[p, j]
+
+
 @njit(**JIT_OPTIONS)
 def dense_forward(A_prev, W, b, code, out):
     """out = f(A_prev @ W + b); A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out)."""
-    np.dot(A_prev, W, out)
+    matmul(A_prev, W, out)
     m, n = out.shape
     for i in range(m):
         for j in range(n):
@@ -25,7 +45,7 @@ def dense_forward(A_prev, W, b, code, out):
 @njit(**JIT_OPTIONS)
 def hidden_delta(delta, W, A_prev, code, out):
     """out = (delta @ W.T) * f'(A_prev); delta (m, fan_out), W (fan_in, fan_out), A_prev/out (m, fan_in)."""
-    np.dot(delta, W.T, out)
+    matmul(delta, W.T, out)
     scale_by_derivative(out, A_prev, code)
 
 
@@ -35,7 +55,7 @@ def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
 
     A_prev (m, fan_in), delta (m, fan_out), W/dW (fan_in, fan_out), db (fan_out,).
     """
-    np.dot(A_prev.T, delta, dW)
+    matmul(A_prev.T, delta, dW)
     m, n = delta.shape
     for j in range(n):
         db[j] = 0.0
