@@ -32,6 +32,10 @@ def build_parser():
     train.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    bench = commands.add_parser(
+        "bench", help="time fastbp against NumPy, PyTorch and scikit-learn side by side",
+        description="Run the performance comparison rows in one process and print times and ratios.")
+    bench.add_argument("--quick", action="store_true", help="smaller data, for a smoke pass")
     return parser
 
 
@@ -58,6 +62,9 @@ def main(argv=None):
     try:
         if args.command == "train":
             train(args)
+        elif args.command == "bench":
+            from fastbp.benchmark import run
+            run(quick=args.quick)
     except (ValueError, TypeError, OSError, FloatingPointError) as exc:
         print(f"fastbp: error: {exc}", file=sys.stderr)
         return 1

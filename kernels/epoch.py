@@ -9,7 +9,8 @@ once per dtype:
 - ``work``: tuple of seven flat buffers of the params' dtype, allocated once per call
   from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
   output logits, output activations, delta, delta). Views into them are carved
-  per batch of m <= B rows, so nothing is allocated per batch.
+  per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
+  C-contiguous: consecutive rows are used in place, without a copy.
 """
 import numpy as np
 from numba import njit
@@ -59,6 +60,24 @@ def gather_rows(source, order, start, m, out):
         row = order[start + r]
         for j in range(k):
             out[r, j] = source[row, j]
+
+
+@njit(**JIT_OPTIONS)
+def batch_rows(source, order, start, m, buffer):
+    """Rows order[start:start + m] of source (n, k) as an (m, k) array: a view of source when they are
+    consecutive (unshuffled data, full batches: no copy), else gathered into buffer."""
+    first = order[start]
+    consecutive = first + m <= source.shape[0]
+    for r in range(m):
+        if order[start + r] != first + r:
+            consecutive = False
+            break
+    k = source.shape[1]
+    if consecutive:
+        return view(source.reshape(-1), first * k, m, k)
+    out = view(buffer, 0, m, k)
+    gather_rows(source, order, start, m, out)
+    return out
 
 
 @njit(**JIT_OPTIONS)
@@ -119,7 +138,7 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     Stops at the first non-finite batch cost, before updating with it; that
     epoch's epoch_cost is NaN and the later entries are left untouched.
     """
-    n, n_in = X.shape
+    n = X.shape[0]
     n_out = Y.shape[1]
     out_code = codes[codes.shape[0] - 1]
     grads = state[0]
@@ -130,10 +149,8 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
         cost = 0.0
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            Xb = view(work[XB], 0, m, n_in)
-            Yb = view(work[YB], 0, m, n_out)
-            gather_rows(X, orders[epoch], start, m, Xb)
-            gather_rows(Y, orders[epoch], start, m, Yb)
+            Xb = batch_rows(X, orders[epoch], start, m, work[XB])
+            Yb = batch_rows(Y, orders[epoch], start, m, work[YB])
             forward(Xb, params, sizes, codes, work)
             batch_total = backward(Xb, Yb, params, grads, sizes, codes, loss_code, hyper[L2], work)
             if not np.isfinite(batch_total):
@@ -155,11 +172,9 @@ def predict_output(X, params, sizes, codes, capacity, work, out):
     """out = network output for X (n, n_in), in chunks of ``capacity`` rows; out (n, n_out)."""
     n, n_in = X.shape
     n_layers = sizes.shape[0] - 1
-    order = np.arange(n)
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
-        Xb = view(work[XB], 0, m, n_in)
-        gather_rows(X, order, start, m, Xb)
+        Xb = view(X.reshape(-1), start * n_in, m, n_in)
         Z = forward(Xb, params, sizes, codes, work)
         activate(Z, out[start:start + m], codes[n_layers - 1])
 
@@ -170,15 +185,12 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
     n, n_in = X.shape
     n_out = Y.shape[1]
     out_code = codes[codes.shape[0] - 1]
-    order = np.arange(n)
     total = 0.0
     correct = 0
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
-        Xb = view(work[XB], 0, m, n_in)
-        Yb = view(work[YB], 0, m, n_out)
-        gather_rows(X, order, start, m, Xb)
-        gather_rows(Y, order, start, m, Yb)
+        Xb = view(X.reshape(-1), start * n_in, m, n_in)
+        Yb = view(Y.reshape(-1), start * n_out, m, n_out)
         Z = forward(Xb, params, sizes, codes, work)
         A_out = view(work[OUTPUT], 0, m, n_out)
         total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
@@ -190,10 +202,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
 def batch_gradients(X, Y, params, grads, sizes, codes, loss_code, l2, work):
     """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch into grads; returns n * cost."""
     n = X.shape[0]
-    order = np.arange(n)
-    Xb = view(work[XB], 0, n, X.shape[1])
-    Yb = view(work[YB], 0, n, Y.shape[1])
-    gather_rows(X, order, 0, n, Xb)
-    gather_rows(Y, order, 0, n, Yb)
+    Xb = view(X.reshape(-1), 0, n, X.shape[1])
+    Yb = view(Y.reshape(-1), 0, n, Y.shape[1])
     forward(Xb, params, sizes, codes, work)
     return backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work)

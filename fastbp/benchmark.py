@@ -1,0 +1,216 @@
+"""Side-by-side timing of fastbp against its peers in one process: ``python -m fastbp bench``.
+
+Each row times the same work for fastbp and for each peer that is installed (the
+seeds' NumPy code, PyTorch, scikit-learn), best of a few repeats after a warm-up,
+and reports peer time / fastbp time next to the target of the performance issue.
+"""
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from fastbp import compat, numpy_peers
+from fastbp.datasets import load_digits
+from fastbp.network import Network
+
+
+def best_time(function, repeats=3):
+    """Minimum wall-clock seconds of ``repeats`` calls after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+class Table:
+    """Collects rows of (work, who, seconds, ratio, target) and prints them aligned."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, work, fastbp_seconds, peers, target=""):
+        self.rows.append((work, "fastbp", fastbp_seconds, "", ""))
+        for name, seconds in peers.items():
+            if seconds is not None:
+                self.rows.append(("", name, seconds, f"{seconds / fastbp_seconds:.2f}x", target.get(name, "")
+                                  if isinstance(target, dict) else target))
+        self._print_row(len(self.rows) - len(peers) - 1)
+
+    def _print_row(self, first):
+        for work, who, seconds, ratio, target in self.rows[first:]:
+            print(f"{work:<48} {who:<22} {seconds * 1e3:>11.2f} ms {ratio:>9} {target}", flush=True)
+
+
+def _torch_mlp(torch, layers, hidden, output, dtype):
+    modules = []
+    for k, (fan_in, fan_out) in enumerate(zip(layers[:-1], layers[1:])):
+        modules.append(torch.nn.Linear(fan_in, fan_out).to(dtype))
+        if k < len(layers) - 2:
+            modules.append({"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[hidden]())
+    return torch.nn.Sequential(*modules)
+
+
+def _torch_epoch(torch, model, optimizer, criterion, X, y, batch_size):
+    n = X.shape[0]
+    order = torch.randperm(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        optimizer.zero_grad()
+        criterion(model(X[idx]), y[idx]).backward()
+        optimizer.step()
+
+
+def mnist_row(table, torch, n_samples, batch_size=64, repeats=2, label=None):
+    """784-512-256-10 relu/softmax, float32, SGD momentum 0.5: one epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, 784)).astype(np.float32)
+    y = rng.integers(0, 10, n_samples)
+    net = Network([784, 512, 256, 10], seed=0)
+    fit = lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0)  # noqa: E731
+    fastbp_seconds = best_time(fit, repeats)
+    peers = {}
+    if label is None:
+        Ws = [w.copy() for w in net.weights]
+        bs = [b.copy() for b in net.biases]
+        peers["numpy mini-batch loop"] = best_time(
+            lambda: numpy_peers.minibatch_epoch(X, y, Ws, bs, 0.01, batch_size, rng), 1)
+        peers["GEMM bound (sgemm peak)"] = _gemm_bound(n_samples)
+    if torch is not None:
+        model = _torch_mlp(torch, [784, 512, 256, 10], "relu", "softmax", torch.float32)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        peers["pytorch"] = best_time(lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(),
+                                                          Xt, yt, batch_size), repeats)
+    work = label or f"784-512-256-10 f32 batch {batch_size}, epoch of {n_samples}"
+    target = {"pytorch": ">= 2.0x" if label is None else ">= 1.0x",
+              "GEMM bound (sgemm peak)": ">= 0.80x (epoch <= 1.25x bound)"}
+    table.add(work, fastbp_seconds, peers, target)
+
+
+def _gemm_bound(n_samples):
+    a = np.ones((2048, 2048), dtype=np.float32)
+    seconds = best_time(lambda: a @ a, 3)
+    peak = 2 * 2048 ** 3 / seconds
+    flops = 6 * n_samples * (784 * 512 + 512 * 256 + 256 * 10)
+    return flops / peak
+
+
+def cat_row(table, torch):
+    """[12288, 20, 7, 5, 1] relu/sigmoid BCE float64, full batch of 209: one training step."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(12288, 209))
+    Y = (rng.uniform(size=(1, 209)) > 0.5).astype(np.float64)
+    dims = [12288, 20, 7, 5, 1]
+    params = compat.iniPara(dims)
+
+    def compat_step():
+        AL, caches = compat.forwardModel(X, params)
+        compat.updateParameters(params, compat.backwardModel(AL, Y, caches), 0.0075)
+
+    numpy_params = compat.iniPara(dims)
+    net = Network(dims, activation="relu", output="sigmoid", init="scaled_normal", dtype=np.float64, seed=0)
+    Xr, yr = np.ascontiguousarray(X.T), Y.ravel()
+    net_step = lambda: net.fit(Xr, yr, epochs=1, batch_size=209, lr=0.0075, shuffle=False, verbose=0)  # noqa
+    fastbp_seconds = best_time(net_step, 10)
+    peers = {"numpy (seed 002 funcs)": best_time(lambda: numpy_peers.l_layer_step(X, Y, numpy_params, 0.0075), 10)}
+    if torch is not None:
+        model = _torch_mlp(torch, dims, "relu", "sigmoid", torch.float64)
+        opt = torch.optim.SGD(model.parameters(), lr=0.0075)
+        Xt, yt = torch.from_numpy(Xr), torch.from_numpy(yr[:, None])
+        loss = torch.nn.BCEWithLogitsLoss()
+
+        def torch_step():
+            opt.zero_grad()
+            loss(model(Xt), yt).backward()
+            opt.step()
+        peers["pytorch"] = best_time(torch_step, 10)
+    table.add("cat [12288,20,7,5,1] f64 m=209, Network step", fastbp_seconds, peers, ">= 2.0x")
+    table.add("cat, compat forward+backward+update", best_time(compat_step, 10),
+              {"numpy (seed 002 funcs)": peers["numpy (seed 002 funcs)"]}, ">= 2.0x")
+
+
+def digits_row(table, torch, sklearn, batch_size):
+    """digits 64-32-10 sigmoid/softmax, one epoch of 1797 samples at the given batch size."""
+    X, y = load_digits()
+    net = Network([64, 32, 10], activation="sigmoid", seed=0)
+    fastbp_seconds = best_time(lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.1, verbose=0), 5)
+    peers = {}
+    if sklearn is not None:
+        from sklearn.neural_network import MLPClassifier
+        clf = MLPClassifier(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", batch_size=batch_size,
+                            learning_rate_init=0.1, momentum=0.0, max_iter=1, alpha=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            peers["scikit-learn"] = best_time(lambda: clf.fit(X, y), 2)
+    if torch is not None:
+        model = _torch_mlp(torch, [64, 32, 10], "sigmoid", "softmax", torch.float32)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        peers["pytorch"] = best_time(lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(),
+                                                          Xt, yt, batch_size), 2)
+    target = {"scikit-learn": ">= 40x" if batch_size == 1 else ">= 5x",
+              "pytorch": "" if batch_size == 1 else ">= 15x"}
+    table.add(f"digits 64-32-10 batch {batch_size}, epoch", fastbp_seconds, peers, target)
+
+
+def xor_row(table):
+    """Seed 001's 2-3-1 MLP on XOR, 1000 epochs of 4 samples, batch 1."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    y = np.array([[0], [1], [1], [0]])
+    with contextlib.redirect_stdout(io.StringIO()):
+        fastbp_seconds = best_time(lambda: compat.MLP().train(x, y, 1000, 0.1), 5)
+        numpy_seconds = best_time(lambda: numpy_peers.MLP().train(x, y, 1000, 0.1), 2)
+    table.add("XOR 2-3-1, 1000 epochs x 4, compat MLP.train", fastbp_seconds,
+              {"numpy (seed 001 MLP)": numpy_seconds}, ">= 50x (issue 3: >= 20x)")
+
+
+def startup_rows():
+    """Import time and a new process's first trained epoch with the on-disk cache warm."""
+    script = ("import time; t = time.perf_counter(); import fastbp; t1 = time.perf_counter();"
+              "X, y = fastbp.datasets.load_digits(); fastbp.Network([64, 32, 10], seed=0)"
+              ".fit(X, y, epochs=1, verbose=0); print(t1 - t, time.perf_counter() - t)")
+    results = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        results.append([float(v) for v in out.stdout.split()])
+    imported, first_epoch = np.min(results, axis=0)
+    print(f"{'import fastbp':<48} {'fastbp':<22} {imported * 1e3:>11.2f} ms {'':>9} <= 500 ms")
+    print(f"{'new process to first trained epoch (warm cache)':<48} {'fastbp':<22} "
+          f"{first_epoch * 1e3:>11.2f} ms {'':>9} <= 1500 ms")
+
+
+def run(quick=False):
+    """Run every row and print the table; ``quick`` shrinks the data for a smoke pass."""
+    torch = _optional("torch")
+    sklearn = _optional("sklearn")
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+    print(f"fastbp benchmark: {os.cpu_count()} cores; peers: numpy"
+          f"{', pytorch ' + torch.__version__ if torch else ''}{', scikit-learn ' + sklearn.__version__ if sklearn else ''}")
+    print(f"{'work':<48} {'who':<22} {'time':>14} {'peer/fastbp':>9} target")
+    table = Table()
+    xor_row(table)
+    digits_row(table, torch, sklearn, 1)
+    digits_row(table, torch, sklearn, 16)
+    cat_row(table, torch)
+    mnist_row(table, torch, 6000 if quick else 60000)
+    for batch_size in (1, 4, 16, 64, 256, 1024):
+        mnist_row(table, torch, 512 if quick else min(60000, 256 * batch_size), batch_size, repeats=1,
+                  label=f"784-512-256-10 f32 batch {batch_size} (sweep)")
+    startup_rows()
+    return table
