@@ -21,19 +21,20 @@ def networks(draw):
                           seed=seed)
 
 
-def _reference_model(net):
-    return ([W.copy() for W in net.weights], [b.copy() for b in net.biases],
-            list(net.activation) + [net.output])
+def _problem(net, n, seed):
+    """Random data for net, and the reference's view of it: X, y, Ws, bs, activations, Y."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, net.layers[0]))
+    y = make_targets(rng, net.output, net.loss_function, n, net.layers[-1])
+    Y = reference_targets(y, net.loss_function, net.layers[-1])
+    return (X, y, [W.copy() for W in net.weights], [b.copy() for b in net.biases],
+            list(net.activation) + [net.output], Y)
 
 
 @settings(max_examples=60, deadline=None)
 @given(net=networks(), n=st.integers(1, 9), l2=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 99))
 def test_gradients_match_reference(net, n, l2, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, net.layers[0]))
-    y = make_targets(rng, net.output, net.loss_function, n, net.layers[-1])
-    Ws, bs, acts = _reference_model(net)
-    Y = reference_targets(y, net.loss_function, net.layers[-1])
+    X, y, Ws, bs, acts, Y = _problem(net, n, seed)
     dW, db = net.gradients(X, y, l2=l2)
     ref_dW, ref_db = reference.gradients(Ws, bs, acts, net.loss_function, X, Y, l2)
     for got, want in zip(dW + db, ref_dW + ref_db):
@@ -43,11 +44,7 @@ def test_gradients_match_reference(net, n, l2, seed):
 @settings(max_examples=40, deadline=None)
 @given(net=networks(), n=st.integers(1, 12), batch_size=st.integers(1, 15), seed=st.integers(0, 99))
 def test_one_unshuffled_epoch_matches_reference_sgd(net, n, batch_size, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, net.layers[0]))
-    y = make_targets(rng, net.output, net.loss_function, n, net.layers[-1])
-    Ws, bs, acts = _reference_model(net)
-    Y = reference_targets(y, net.loss_function, net.layers[-1])
+    X, y, Ws, bs, acts, Y = _problem(net, n, seed)
     for start in range(0, n, batch_size):
         sl = slice(start, start + batch_size)
         dW, db = reference.gradients(Ws, bs, acts, net.loss_function, X[sl], Y[sl])

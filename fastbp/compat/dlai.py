@@ -4,7 +4,6 @@ The course's own conventions: ``sigmoid``/``relu`` return ``(A, cache)``; caches
 ``((A_prev, W, b), Z)``; ``L_model_backward`` keys are 'dA' + str(l - 1), 'dW' + str(l),
 'db' + str(l). Implemented on :mod:`fastbp.compat.llayer`, so the math is shared.
 """
-import h5py
 import numpy as np
 
 from fastbp.compat import _columns as cols
@@ -37,16 +36,7 @@ def load_data():
 
     Returns (train_x_orig, train_y (1, m), test_x_orig, test_y (1, m), classes).
     """
-    with h5py.File("datasets/train_catvnoncat.h5", "r") as train_dataset:
-        train_set_x_orig = np.array(train_dataset["train_set_x"][:])
-        train_set_y_orig = np.array(train_dataset["train_set_y"][:])
-    with h5py.File("datasets/test_catvnoncat.h5", "r") as test_dataset:
-        test_set_x_orig = np.array(test_dataset["test_set_x"][:])
-        test_set_y_orig = np.array(test_dataset["test_set_y"][:])
-        classes = np.array(test_dataset["list_classes"][:])
-    train_set_y_orig = train_set_y_orig.reshape((1, train_set_y_orig.shape[0]))
-    test_set_y_orig = test_set_y_orig.reshape((1, test_set_y_orig.shape[0]))
-    return train_set_x_orig, train_set_y_orig, test_set_x_orig, test_set_y_orig, classes
+    return llayer.read_cat_files("datasets/train_catvnoncat.h5", "datasets/test_catvnoncat.h5")
 
 
 def initialize_parameters_deep(layer_dims):

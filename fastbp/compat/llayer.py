@@ -33,19 +33,24 @@ def reluBackward(dA, cacheA):
     return cols.activation_backward(dA, cacheA, act.RELU)
 
 
-def loadData(dataDir):
-    """Read ``dataDir/train.h5`` and ``dataDir/test.h5`` (keys train_set_x, train_set_y, test_set_x,
-    test_set_y, list_classes); returns (train_x, train_y (1, m), test_x, test_y (1, m), classes)."""
-    with h5py.File(dataDir + "/train.h5", "r") as train_dataset:
+def read_cat_files(train_path, test_path):
+    """(train_x, train_y (1, m), test_x, test_y (1, m), classes) from the two HDF5 files of the cat data."""
+    with h5py.File(train_path, "r") as train_dataset:
         train_set_x_orig = np.array(train_dataset["train_set_x"][:])
         train_set_y_orig = np.array(train_dataset["train_set_y"][:])
-    with h5py.File(dataDir + "/test.h5", "r") as test_dataset:
+    with h5py.File(test_path, "r") as test_dataset:
         test_set_x_orig = np.array(test_dataset["test_set_x"][:])
         test_set_y_orig = np.array(test_dataset["test_set_y"][:])
         classes = np.array(test_dataset["list_classes"][:])
     train_set_y_orig = train_set_y_orig.reshape((1, train_set_y_orig.shape[0]))
     test_set_y_orig = test_set_y_orig.reshape((1, test_set_y_orig.shape[0]))
     return train_set_x_orig, train_set_y_orig, test_set_x_orig, test_set_y_orig, classes
+
+
+def loadData(dataDir):
+    """Read ``dataDir/train.h5`` and ``dataDir/test.h5`` (keys train_set_x, train_set_y, test_set_x,
+    test_set_y, list_classes); returns (train_x, train_y (1, m), test_x, test_y (1, m), classes)."""
+    return read_cat_files(dataDir + "/train.h5", dataDir + "/test.h5")
 
 
 def iniPara(laydims):
