@@ -5,7 +5,7 @@ from fastbp import registry
 from fastbp.kernels import epoch as kernels
 from fastbp import threads
 from fastbp.training import allocate_work, fit_network
-from fastbp.validation import check_choice, check_features, check_float, check_int, check_targets
+from fastbp.validation import check_bool, check_choice, check_features, check_float, check_int, check_targets
 
 PREDICT_CHUNK = 1024  # rows per compiled forward pass: bounds the workspace of predict/evaluate
 
@@ -136,7 +136,7 @@ class Network:
     def _evaluate(self, X, Y):
         """(mean loss, accuracy or None) of coerced X, Y; no L2 term."""
         capacity = min(X.shape[0], PREDICT_CHUNK)
-        work = allocate_work(self.layers, capacity, self.dtype)
+        work = allocate_work(self.layers, capacity, self.dtype, gather=False)
         with threads.blas_threads(None):
             total, correct = kernels.evaluate(X, Y, self._params, self._sizes, self._codes,
                                               self._loss_code, capacity, work)
@@ -212,19 +212,17 @@ class Network:
             batch_size=check_int(batch_size, "batch_size", 1),
             lr=check_float(lr, "lr", 0, np.inf, low_open=True, high_open=True),
             momentum=check_float(momentum, "momentum", 0, 1, high_open=True),
-            nesterov=nesterov,
+            nesterov=check_bool(nesterov, "nesterov"),
             l2=check_float(l2, "l2", 0, np.inf, high_open=True),
             optimizer=optimizer,
-            shuffle=shuffle,
+            shuffle=check_bool(shuffle, "shuffle"),
             beta1=check_float(beta1, "beta1", 0, 1, high_open=True),
             beta2=check_float(beta2, "beta2", 0, 1, high_open=True),
             epsilon=check_float(epsilon, "epsilon", 0, np.inf, low_open=True, high_open=True),
             verbose=verbose,
             blas_threads=blas_threads,
         )
-        if not isinstance(nesterov, (bool, np.bool_)) or not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError("nesterov and shuffle must be True or False")
-        if nesterov and settings["momentum"] == 0:
+        if settings["nesterov"] and settings["momentum"] == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
@@ -252,7 +250,7 @@ class Network:
         X = self._features(X)
         out = np.empty((X.shape[0], self.layers[-1]), dtype=self.dtype)
         capacity = min(X.shape[0], PREDICT_CHUNK)
-        work = allocate_work(self.layers, capacity, self.dtype)
+        work = allocate_work(self.layers, capacity, self.dtype, gather=False)
         with threads.blas_threads(None):
             kernels.predict_output(X, self._params, self._sizes, self._codes, capacity, work, out)
         return out
@@ -308,7 +306,7 @@ class Network:
         l2 = check_float(l2, "l2", 0, np.inf, high_open=True)
         X, Y = self._data(X, y)
         grads = np.zeros_like(self._params)
-        work = allocate_work(self.layers, X.shape[0], self.dtype)
+        work = allocate_work(self.layers, X.shape[0], self.dtype, gather=False)
         with threads.blas_threads(None):
             kernels.batch_gradients(X, Y, self._params, grads, self._sizes, self._codes,
                                     self._loss_code, l2, work)

@@ -142,12 +142,16 @@ def fit_network(net, X, Y, validation, settings):
     return history
 
 
-def allocate_work(sizes, capacity, dtype):
-    """The kernels' workspace (see ``fastbp.kernels.epoch``) for batches of up to ``capacity`` rows."""
+def allocate_work(sizes, capacity, dtype, gather=True):
+    """The kernels' workspace (see ``fastbp.kernels.epoch``) for batches of up to ``capacity`` rows.
+
+    ``gather=False`` leaves out the batch buffers that only shuffled training copies rows into.
+    """
     n_in, n_out = sizes[0], sizes[-1]
     hidden = capacity * int(sum(sizes[1:-1]))
     widest = capacity * int(max(sizes[1:]))
-    return (np.zeros(capacity * n_in, dtype), np.zeros(capacity * n_out, dtype),
+    rows = capacity if gather else 0
+    return (np.zeros(rows * n_in, dtype), np.zeros(rows * n_out, dtype),
             np.zeros(max(hidden, 1), dtype), np.zeros(capacity * n_out, dtype),
             np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype))
 

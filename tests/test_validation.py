@@ -58,6 +58,7 @@ BAD_FIT = [
     (dict(optimizer="rmsprop"), ValueError, "optimizer"),
     (dict(verbose=3), ValueError, "verbose"),
     (dict(shuffle="yes"), TypeError, "shuffle"),
+    (dict(nesterov=1, momentum=0.5), TypeError, "nesterov"),
     (dict(validation_data=X), TypeError, "validation_data"),
     (dict(validation_data=(X[:, :2], Y)), ValueError, r"validation_data\[0\]"),
     (dict(validation_data=(X, Y + 5)), ValueError, r"validation_data\[1\]"),
