@@ -20,7 +20,7 @@ def test_train_prints_and_learns_exactly_like_the_seed(seed_value, capsys):
     np.random.seed(seed_value)
     ours = compat.MLP()
     for key in ("h", "out"):  # same initial weights from the global generator
-        assert ours.weights[key].shape == (2, 3) if key == "h" else (3, 1)
+        assert ours.weights[key].shape == ((2, 3) if key == "h" else (3, 1))
     assert ours.train(XOR_X, XOR_Y, epochs=200, lr=0.5) is ours
     assert capsys.readouterr().out == printed_original
     assert printed_original.count("\n") == 20
@@ -59,7 +59,7 @@ def test_assigned_weights_are_used():
 
 def test_bad_input_is_refused():
     model = compat.MLP()
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match="x must have 2 features"):
         model.forward(np.ones((1, 3)))
     with pytest.raises(ValueError, match="NaN"):
         model.train(np.array([[0.0, np.nan]]), np.array([[1.0]]))
