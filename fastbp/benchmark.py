@@ -44,14 +44,15 @@ class Table:
         self.rows = []
 
     def add(self, work, fastbp_seconds, peers, target=""):
+        first = len(self.rows)
         self.rows.append((work, "fastbp", fastbp_seconds, "", ""))
         for name, seconds in peers.items():
             if seconds is not None:
                 self.rows.append(("", name, seconds, f"{seconds / fastbp_seconds:.2f}x", target.get(name, "")
                                   if isinstance(target, dict) else target))
-        self._print_row(len(self.rows) - len(peers) - 1)
+        self._print_rows(first)
 
-    def _print_row(self, first):
+    def _print_rows(self, first):
         for work, who, seconds, ratio, target in self.rows[first:]:
             print(f"{work:<48} {who:<22} {seconds * 1e3:>11.2f} ms {ratio:>9} {target}", flush=True)
 

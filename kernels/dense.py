@@ -11,7 +11,9 @@ from .activations import activate, scale_by_derivative
 from .config import JIT_OPTIONS
 
 
-SMALL_PRODUCT = 4096  # m * k * n up to which plain loops beat a BLAS call (see asv_benchmarks)
+# m * k * n up to which plain loops replace a BLAS call (whose fixed cost dominates tiny products).
+# Chosen, not yet tuned: asv DenseKernels times the 1x2x3 and 16x64x32 shapes on either side of it.
+SMALL_PRODUCT = 4096
 
 
 @njit(**JIT_OPTIONS)
