@@ -3,10 +3,11 @@
 >>> import fastbp
 >>> net = fastbp.Network([64, 32, 10], seed=0)
 """
-from fastbp import datasets
+from fastbp import datasets, schedules
 from fastbp.gradcheck import gradient_check
 from fastbp.network import Network
-from fastbp.training import History
+from fastbp.history import History
+from fastbp.io import ModelFileError, load
 
-__all__ = ["Network", "History", "gradient_check", "datasets"]
+__all__ = ["Network", "History", "ModelFileError", "load", "gradient_check", "datasets", "schedules"]
 __version__ = "0.1.0"

@@ -4,6 +4,8 @@ import numpy as np
 from fastbp import registry
 from fastbp.kernels import epoch as kernels
 from fastbp import threads
+from fastbp.schedules import learning_rates
+from fastbp.streaming import InMemoryData, StreamedData, is_h5_dataset
 from fastbp.training import allocate_work, fit_network
 from fastbp.validation import check_bool, check_choice, check_features, check_float, check_int, check_targets
 
@@ -151,22 +153,27 @@ class Network:
     # -- public API ---------------------------------------------------------------------------------
 
     def fit(self, X, y, epochs=10, batch_size=32, lr=None, momentum=0.0, nesterov=False, l2=0.0,
-            optimizer="sgd", shuffle=True, validation_data=None, verbose=1, *, beta1=0.9,
-            beta2=0.999, epsilon=1e-8, blas_threads=None):
+            optimizer="sgd", shuffle=True, validation_data=None, verbose=1, *, early_stopping=None,
+            callbacks=(), beta1=0.9, beta2=0.999, epsilon=1e-8, chunk_size=None, blas_threads=None):
         """Train by mini-batch backpropagation; returns the History of this call.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_in)
-        y : array-like
+        X : array-like or h5py.Dataset of shape (n_samples, n_in)
+            An h5py dataset is streamed from disk ``chunk_size`` rows at a time, so a training
+            set larger than memory trains in bounded memory.
+        y : array-like or h5py.Dataset
             Integer labels (n_samples,) for cross_entropy; (n_samples,) or (n_samples, n_out)
             targets otherwise.
         epochs : int, default 10
             Passes over the data (0 trains nothing).
         batch_size : int, default 32
             Samples per update; the last batch of an epoch may be smaller.
-        lr : float or None
-            Learning rate > 0; None means 0.01 for SGD and 0.001 for Adam.
+        lr : float, callable or None
+            Learning rate > 0; None means 0.01 for SGD and 0.001 for Adam. A callable
+            ``lr(epoch) -> float`` (epoch counted from 0 in this call) is a schedule, such as
+            ``fastbp.schedules.StepDecay`` or ``ExponentialDecay``; all its values are checked
+            before training starts.
         momentum : float in [0, 1), default 0
             PyTorch-style momentum: v = momentum * v + g; W -= lr * v.
         nesterov : bool, default False
@@ -175,21 +182,33 @@ class Network:
             The cost gains l2 / (2 m) * sum ||W||^2 (m = batch size; biases not penalised).
         optimizer : {"sgd", "adam"}
         shuffle : bool, default True
-            Reshuffle the samples every epoch with the network's seeded generator.
+            Reshuffle the samples every epoch with the network's seeded generator. Streamed
+            data is shuffled by chunk order and within each chunk.
         validation_data : tuple (X_val, y_val) or None
             Scored after each epoch into ``val_loss`` (and ``val_accuracy``).
         verbose : {0, 1, 2}
-            0 silent, 1 a progress bar over epochs, 2 one line per epoch.
+            0 silent, 1 a tqdm progress bar over epochs with the latest metrics, 2 one line
+            per epoch.
+        early_stopping : int or None
+            Patience: stop when ``val_loss`` has not improved for this many epochs, and keep
+            the weights of the best epoch (needs validation_data).
+        callbacks : sequence of callables
+            Each is called as ``callback(epoch, logs)`` after every epoch, ``logs`` being that
+            epoch's metrics dict; a true return value stops training.
         beta1, beta2, epsilon : float
             Adam's moment decay rates and denominator guard.
+        chunk_size : int or None
+            Rows read from disk at a time when X is an h5py dataset (rounded up to a
+            multiple of batch_size); None reads about 32 MiB at a time.
         blas_threads : int or None
             Threads BLAS may use during training; None means all cores.
 
         Returns
         -------
         History
-            Per-epoch ``loss`` (mean cost over the epoch's mini-batches, L2 included) and,
-            for classifiers, ``accuracy``; ``val_loss``/``val_accuracy`` with validation_data.
+            Per-epoch ``loss`` (mean cost over the epoch's mini-batches, L2 included), ``lr``
+            and, for classifiers, ``accuracy``; ``val_loss``/``val_accuracy`` with
+            validation_data. ``stop_reason`` says why training ended early, if it did.
 
         Raises
         ------
@@ -201,16 +220,19 @@ class Network:
         Notes
         -----
         Optimizer state (momentum velocity, Adam moments) carries over to the next
-        ``fit`` with the same optimizer, so calling fit twice continues training.
+        ``fit`` with the same optimizer, so calling fit twice, or fitting a network read
+        back by ``fastbp.load``, continues training. Ctrl-C stops training after the
+        compiled call under way (at most about a quarter of a second of work, or one
+        epoch) and returns with the weights trained so far (``stop_reason="interrupted"``).
         """
-        X, Y = self._data(X, y)
         optimizer = check_choice(optimizer, "optimizer", tuple(registry.OPTIMIZERS))
         if lr is None:
             lr = 0.001 if optimizer == "adam" else 0.01
+        epochs = check_int(epochs, "epochs", 0)
         settings = dict(
-            epochs=check_int(epochs, "epochs", 0),
+            epochs=epochs,
             batch_size=check_int(batch_size, "batch_size", 1),
-            lr=check_float(lr, "lr", 0, np.inf, low_open=True, high_open=True),
+            lrs=learning_rates(lr, epochs),
             momentum=check_float(momentum, "momentum", 0, 1, high_open=True),
             nesterov=check_bool(nesterov, "nesterov"),
             l2=check_float(l2, "l2", 0, np.inf, high_open=True),
@@ -220,6 +242,8 @@ class Network:
             beta2=check_float(beta2, "beta2", 0, 1, high_open=True),
             epsilon=check_float(epsilon, "epsilon", 0, np.inf, low_open=True, high_open=True),
             verbose=verbose,
+            early_stopping=None if early_stopping is None else check_int(early_stopping, "early_stopping", 1),
+            callbacks=_check_callbacks(callbacks),
             blas_threads=blas_threads,
         )
         if settings["nesterov"] and settings["momentum"] == 0:
@@ -228,12 +252,18 @@ class Network:
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         if blas_threads is not None:
             check_int(blas_threads, "blas_threads", 1)
+        if settings["early_stopping"] and validation_data is None:
+            raise ValueError("early_stopping needs validation_data to watch val_loss")
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (X_val, y_val)")
             validation = self._data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
-        self.history = fit_network(self, X, Y, validation, settings)
+        if is_h5_dataset(X):
+            data = StreamedData(self, X, y, chunk_size, settings["batch_size"], settings["shuffle"])
+        else:
+            data = InMemoryData(*self._data(X, y), settings["shuffle"])
+        self.history = fit_network(self, data, validation, settings)
         return self.history
 
     def predict_proba(self, X):
@@ -312,6 +342,26 @@ class Network:
                                     self._loss_code, l2, work)
         return layer_views(grads, self.layers)
 
+    def save(self, path):
+        """Write the network to an HDF5 model file, atomically; read it back with ``fastbp.load``.
+
+        The file holds the architecture, dtype, every layer's W and b, the optimizer state
+        (so a later ``fit`` resumes momentum/Adam), the shuffling generator's state and the
+        History, as plain data (layout in ``fastbp.io``). A failed save leaves any existing
+        file at ``path`` intact.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Examples
+        --------
+        >>> net.save("model.h5")                    # doctest: +SKIP
+        >>> same = fastbp.load("model.h5")          # doctest: +SKIP
+        """
+        from fastbp.io import save
+        save(self, path)
+
     def copy(self, dtype=None):
         """An independent copy (parameters, optimizer state, history), optionally cast to ``dtype``."""
         dtype = self.dtype if dtype is None else dtype
@@ -325,6 +375,16 @@ class Network:
                 clone.optimizer_state[key] = self.optimizer_state[key].astype(clone.dtype)
         clone.history = self.history
         return clone
+
+
+def _check_callbacks(callbacks):
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a sequence of callables callback(epoch, logs), got {callbacks!r}")
+    callbacks = tuple(callbacks)
+    for k, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{k}] must be callable as callback(epoch, logs), got {callback!r}")
+    return callbacks
 
 
 def _check_layers(layers):

@@ -1,43 +1,19 @@
-"""The training schedule: epochs, shuffling, compiled chunks, history, progress and divergence."""
+"""The training schedule: epochs, compiled chunks, progress, early stopping, callbacks, Ctrl-C, divergence."""
+import contextlib
+import signal
+import threading
+import time
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from fastbp import registry, threads
+from fastbp.history import History
 from fastbp.kernels import epoch as kernels
 from fastbp.kernels import optimizers
 
 ORDER_BUDGET = 1 << 22  # sample indices per compiled call when several epochs run in one call
-
-
-class History:
-    """Per-epoch metrics of one ``fit`` call, Keras-style.
-
-    Attributes
-    ----------
-    history : dict of str -> list of float
-        "loss" and, when recorded, "accuracy", "val_loss", "val_accuracy".
-    epoch : list of int
-        Epoch numbers (0-based) of the entries.
-    """
-
-    def __init__(self, keys):
-        self.history = {key: [] for key in keys}
-        self.epoch = []
-
-    def __getattr__(self, name):
-        history = self.__dict__.get("history", {})
-        if name in history:
-            return history[name]
-        raise AttributeError(name)
-
-    def __repr__(self):
-        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
-        return f"History(epochs={len(self.epoch)}{', ' + last if last else ''})"
-
-    def _append(self, epoch, metrics):
-        self.epoch.append(epoch)
-        for key, value in metrics.items():
-            self.history[key].append(value)
+CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
 
 
 def _optimizer_state(net, optimizer):
@@ -48,13 +24,6 @@ def _optimizer_state(net, optimizer):
                  "state1": np.zeros_like(net._params), "state2": np.zeros_like(net._params)}
         net.optimizer_state = state
     return state
-
-
-def epoch_orders(rng, n_samples, n_epochs, shuffle):
-    """Sample order of each epoch: one permutation per epoch, drawn the same way however epochs are chunked."""
-    if not shuffle:
-        return np.tile(np.arange(n_samples, dtype=np.intp), (n_epochs, 1))
-    return np.stack([rng.permutation(n_samples) for _ in range(n_epochs)]).astype(np.intp, copy=False)
 
 
 class EpochRunner:
@@ -104,42 +73,149 @@ class EpochRunner:
         return cost, correct, last
 
 
-def fit_network(net, X, Y, validation, settings):
-    """Train ``net`` on coerced X (n, n_in), Y (n, n_out); ``settings`` holds validated fit arguments."""
-    n = X.shape[0]
-    epochs, verbose = settings["epochs"], settings["verbose"]
+def fit_network(net, data, validation, settings):
+    """Train ``net`` on ``data`` (InMemoryData or StreamedData); ``settings`` holds validated fit arguments.
+
+    Returns the History. Runs several epochs per compiled call when no Python work (progress,
+    validation, callbacks, early stopping, a change of learning rate) sits between them.
+    """
+    epochs, verbose, rates = settings["epochs"], settings["verbose"], settings["lrs"]
     keys = ["loss"] + (["accuracy"] if net.is_classifier else [])
     if validation is not None:
         keys += ["val_" + k for k in keys]
-    history = History(keys)
-    runner = EpochRunner(net, min(settings["batch_size"], n), settings["optimizer"], settings["lr"],
-                         settings["momentum"], settings["nesterov"], settings["l2"], settings["beta1"],
+    history = History(keys + ["lr"])
+    stopper = EarlyStopping(net, settings["early_stopping"]) if settings["early_stopping"] else None
+    callbacks = settings["callbacks"]
+    epoch_by_epoch = bool(verbose or validation is not None or callbacks or stopper)
+    undo = _Undo(net) if data.checks_during_training else None
+    runner = EpochRunner(net, min(settings["batch_size"], data.n_samples), settings["optimizer"],
+                         rates[0] if rates else 0.01, settings["momentum"], settings["nesterov"], settings["l2"], settings["beta1"],
                          settings["beta2"], settings["epsilon"], settings["blas_threads"])
-
-    # Several epochs per compiled call when no Python work sits between them.
-    per_call = 1 if (verbose or validation is not None) else max(1, ORDER_BUDGET // n)
+    per_call, done = 1, 0
     bar = tqdm(total=epochs, unit="epoch", disable=verbose != 1, leave=True)
-    done = 0
     try:
-        while done < epochs:
-            count = min(per_call, epochs - done)
-            orders = epoch_orders(net._rng, n, count, settings["shuffle"])
-            cost, correct, _ = runner.run(X, Y, orders, first_epoch=done)
-            for k in range(count):
-                metrics = {"loss": cost[k] / n}
-                if net.is_classifier:
-                    metrics["accuracy"] = correct[k] / n
-                if validation is not None:
-                    val_loss, val_accuracy = net._evaluate(*validation)
-                    metrics["val_loss"] = val_loss
-                    if net.is_classifier:
-                        metrics["val_accuracy"] = val_accuracy
-                history._append(done + k, metrics)
-                _report(bar, verbose, done + k, epochs, metrics)
-            done += count
+        with _stop_on_interrupt() as interrupted:
+            while done < epochs and history.stop_reason is None:
+                count = _same_rate_run(rates, done, per_call)
+                runner.hyper[optimizers.LR] = rates[done]
+                started = time.perf_counter()
+                cost, correct = data.train(runner, net._rng, count, done)
+                if not epoch_by_epoch:
+                    per_call = _epochs_per_call(time.perf_counter() - started, count, data.n_samples)
+                for k in range(count):
+                    metrics = _epoch_metrics(net, cost[k], correct[k], data.n_samples, validation)
+                    metrics["lr"] = rates[done + k]
+                    history._append(done + k, metrics)
+                    _report(bar, verbose, done + k, epochs, metrics)
+                    if stopper is not None and stopper.update(done + k, metrics["val_loss"]):
+                        history.stop_reason = "early_stopping"
+                    if any([bool(callback(done + k, dict(metrics))) for callback in callbacks]):
+                        history.stop_reason = history.stop_reason or "callback"
+                done += count
+                if interrupted.is_set() and done < epochs:
+                    history.stop_reason = history.stop_reason or "interrupted"
+    except (ValueError, TypeError):
+        if undo is not None:
+            undo.restore()  # a bad chunk of streamed data: the network is left as it was
+        raise
     finally:
         bar.close()
+    if stopper is not None:
+        history.best_epoch = stopper.restore_best()
+    if history.stop_reason == "interrupted" and verbose:
+        print(f"fit interrupted: kept the weights after {done} of {epochs} epochs")
     return history
+
+
+def _epoch_metrics(net, cost, correct, n_samples, validation):
+    metrics = {"loss": cost / n_samples}
+    if net.is_classifier:
+        metrics["accuracy"] = correct / n_samples
+    if validation is not None:
+        val_loss, val_accuracy = net._evaluate(*validation)
+        metrics["val_loss"] = val_loss
+        if net.is_classifier:
+            metrics["val_accuracy"] = val_accuracy
+    return metrics
+
+
+def _same_rate_run(rates, first, limit):
+    """How many epochs from ``first`` (at most ``limit``) share one learning rate."""
+    count = 1
+    while count < limit and first + count < len(rates) and rates[first + count] == rates[first]:
+        count += 1
+    return count
+
+
+def _epochs_per_call(seconds, count, n_samples):
+    """Epochs for the next compiled call: about CALL_SECONDS of work, so Ctrl-C is answered quickly
+    while the per-call overhead stays negligible."""
+    per_epoch = max(seconds / count, 1e-9)
+    return int(max(1, min(CALL_SECONDS / per_epoch, ORDER_BUDGET // n_samples)))
+
+
+class EarlyStopping:
+    """Stops when val_loss has not improved for ``patience`` epochs; keeps the best weights."""
+
+    def __init__(self, net, patience):
+        self.net, self.patience = net, patience
+        self.best_loss, self.best_epoch, self.best_params, self.waited = np.inf, None, None, 0
+
+    def update(self, epoch, val_loss):
+        """Record one epoch's val_loss; True when training should stop."""
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.waited = val_loss, epoch, 0
+            self.best_params = self.net._params.copy()
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore_best(self):
+        """Put the best epoch's weights back; returns that epoch (None if none was recorded)."""
+        if self.best_params is not None:
+            self.net._params[...] = self.best_params
+        return self.best_epoch
+
+
+class _Undo:
+    """What a fit changes in a network, saved so a failure half-way can put it back."""
+
+    def __init__(self, net):
+        self.net = net
+        self.params = net._params.copy()
+        self.rng_state = net._rng.bit_generator.state
+        state = net.optimizer_state
+        self.optimizer_state = None if state is None else {
+            key: value.copy() if isinstance(value, np.ndarray) else value for key, value in state.items()}
+
+    def restore(self):
+        self.net._params[...] = self.params
+        self.net._rng.bit_generator.state = self.rng_state
+        self.net.optimizer_state = self.optimizer_state
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt():
+    """Turn the first Ctrl-C into a request to stop after the current compiled call.
+
+    The kernels hold no Python state a signal could interrupt safely, so the handler only
+    sets a flag; a second Ctrl-C gets the previous handler and interrupts at once.
+    """
+    interrupted = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield interrupted  # signals only reach the main thread; nothing to install elsewhere
+        return
+
+    def handler(signum, frame):
+        interrupted.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def allocate_work(sizes, capacity, dtype, gather=True):
@@ -171,9 +247,9 @@ def _restore_after_divergence(net, state, snapshot, epoch, lr):
 
 
 def _report(bar, verbose, epoch, epochs, metrics):
-    text = {k: f"{v:.4f}" for k, v in metrics.items()}
+    text = {k: f"{v:.4g}" if k == "lr" else f"{v:.4f}" for k, v in metrics.items()}
     if verbose == 1:
-        bar.set_postfix(text, refresh=False)
+        bar.set_postfix({k: v for k, v in text.items() if k != "lr"}, refresh=False)
         bar.update(1)
     elif verbose == 2:
         print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v}" for k, v in text.items()))

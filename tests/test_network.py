@@ -100,14 +100,14 @@ def test_history_loss_is_mean_batch_cost(rng):
     # One full batch: the recorded cost is the cost before the update.
     assert history.loss[0] == pytest.approx(before.loss(X, y, l2=0.2), rel=1e-12)
     assert history.accuracy[0] == before.score(X, y)
-    assert set(history.history) == {"loss", "accuracy"}
+    assert set(history.history) == {"loss", "accuracy", "lr"}
 
 
 def test_validation_data_recorded_per_epoch(rng):
     net = fastbp.Network([5, 4, 1], output="linear", seed=0)
     X, y = rng.normal(size=(20, 5)), rng.normal(size=20)
     history = net.fit(X, y, epochs=3, validation_data=(X[:5], y[:5]), verbose=0)
-    assert set(history.history) == {"loss", "val_loss"}
+    assert set(history.history) == {"loss", "val_loss", "lr"}
     assert len(history.val_loss) == 3 and history.epoch == [0, 1, 2]
     assert history.val_loss[-1] == pytest.approx(net.loss(X[:5], y[:5]), rel=1e-6)
 

@@ -64,6 +64,12 @@ BAD_FIT = [
     (dict(validation_data=(X, Y + 5)), ValueError, r"validation_data\[1\]"),
     (dict(beta2=1.0, optimizer="adam"), ValueError, "beta2"),
     (dict(blas_threads=0), ValueError, "blas_threads"),
+    (dict(lr=lambda epoch: 0.1 if epoch < 2 else -1.0, epochs=3), ValueError, r"lr\(2\)"),
+    (dict(lr=lambda epoch: "fast"), TypeError, r"lr\(0\)"),
+    (dict(early_stopping=3), ValueError, "early_stopping needs validation_data"),
+    (dict(early_stopping=0, validation_data=(X, Y)), ValueError, "early_stopping"),
+    (dict(callbacks=print), TypeError, "callbacks"),
+    (dict(callbacks=[print, 3]), TypeError, r"callbacks\[1\]"),
 ]
 
 

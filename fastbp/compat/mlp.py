@@ -4,7 +4,8 @@ import numpy as np
 from fastbp.compat import _columns as cols
 from fastbp.kernels import activations as act
 from fastbp.network import Network
-from fastbp.training import EpochRunner, epoch_orders
+from fastbp.streaming import epoch_orders
+from fastbp.training import EpochRunner
 from fastbp.validation import check_features, check_float, check_int
 
 
