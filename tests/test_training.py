@@ -1,0 +1,124 @@
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import training
+from fastbp.schedules import ExponentialDecay, StepDecay
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = fastbp.datasets.load_digits()
+    return X[:600], y[:600], X[600:900], y[600:900]
+
+
+def test_chunked_epochs_equal_epoch_by_epoch_training(digits, monkeypatch):
+    X, y, _, _ = digits
+    monkeypatch.setattr(training, "CALL_SECONDS", 1e9)  # as many epochs per call as the budget allows
+    chunked = fastbp.Network([64, 16, 10], seed=2)
+    chunked.fit(X, y, epochs=7, batch_size=32, lr=0.1, momentum=0.9, verbose=0)
+    single = fastbp.Network([64, 16, 10], seed=2)
+    single.fit(X, y, epochs=7, batch_size=32, lr=0.1, momentum=0.9, callbacks=[lambda e, logs: False], verbose=0)
+    assert np.array_equal(chunked._params, single._params)
+    assert chunked.history.loss == single.history.loss
+
+
+def test_epochs_per_call_targets_a_quarter_second():
+    assert training._epochs_per_call(0.5, 1, 100) == 1
+    assert training._epochs_per_call(0.01, 2, 100) == int(training.CALL_SECONDS / 0.005)
+    assert training._epochs_per_call(1e-7, 1, 1 << 20) == training.ORDER_BUDGET >> 20
+
+
+@pytest.mark.parametrize("schedule", [StepDecay(0.2, step_size=2, gamma=0.5), ExponentialDecay(0.2, 0.7),
+                                      lambda epoch: 0.05 * (epoch + 1)])
+def test_learning_rate_schedule_equals_fits_at_each_rate(digits, schedule):
+    X, y, _, _ = digits
+    scheduled = fastbp.Network([64, 16, 10], seed=4)
+    history = scheduled.fit(X, y, epochs=5, batch_size=50, lr=schedule, momentum=0.5, verbose=0)
+    assert history.lr == [schedule(e) for e in range(5)]
+    manual = fastbp.Network([64, 16, 10], seed=4)
+    for epoch in range(5):
+        manual.fit(X, y, epochs=1, batch_size=50, lr=schedule(epoch), momentum=0.5, verbose=0)
+    assert np.array_equal(scheduled._params, manual._params)
+
+
+def test_early_stopping_keeps_the_best_weights(digits):
+    X, y, X_val, y_val = digits
+    net = fastbp.Network([64, 32, 10], seed=0)
+    # A learning rate this large makes the validation loss bounce, so patience runs out.
+    history = net.fit(X, y, epochs=200, batch_size=8, lr=0.5, momentum=0.9, early_stopping=3,
+                      validation_data=(X_val, y_val), verbose=0)
+    assert history.stop_reason == "early_stopping" and len(history.epoch) < 200
+    best = history.best_epoch
+    assert history.val_loss[best] == min(history.val_loss)
+    assert len(history.epoch) == best + 1 + 3  # stopped after exactly `patience` epochs without progress
+    assert net.loss(X_val, y_val) == pytest.approx(history.val_loss[best], rel=1e-6)
+
+
+def test_a_callback_sees_every_epoch_and_can_stop(digits):
+    X, y, _, _ = digits
+    seen = []
+
+    def stop_at_two(epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        return epoch == 2
+
+    history = fastbp.Network([64, 10], seed=0).fit(X, y, epochs=10, callbacks=[stop_at_two], verbose=0)
+    assert seen == [(e, ["accuracy", "loss", "lr"]) for e in range(3)]
+    assert history.stop_reason == "callback" and history.epoch == [0, 1, 2]
+
+
+def test_ctrl_c_stops_after_the_current_call_and_keeps_the_epochs_done(digits):
+    X, y, _, _ = digits
+    net = fastbp.Network([64, 32, 10], seed=7)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        history = net.fit(X, y, epochs=1_000_000, batch_size=16, lr=0.05, verbose=0)
+    finally:
+        timer.cancel()
+    assert history.stop_reason == "interrupted"
+    done = len(history.epoch)
+    assert 0 < done < 1_000_000 and history.epoch == list(range(done))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    # The weights are exactly those of `done` whole epochs.
+    again = fastbp.Network([64, 32, 10], seed=7)
+    again.fit(X, y, epochs=done, batch_size=16, lr=0.05, verbose=0)
+    assert np.array_equal(net._params, again._params)
+
+
+def test_fit_in_a_thread_ignores_signals_and_trains(digits):
+    X, y, _, _ = digits
+    net = fastbp.Network([64, 10], seed=0)
+    worker = threading.Thread(target=net.fit, args=(X, y), kwargs=dict(epochs=2, verbose=0))
+    worker.start()
+    worker.join()
+    assert len(net.history.epoch) == 2
+
+
+def test_verbose_two_prints_one_line_per_epoch(digits, capsys):
+    X, y, X_val, y_val = digits
+    fastbp.Network([64, 10], seed=0).fit(X, y, epochs=3, validation_data=(X_val, y_val), verbose=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("Epoch 1/3 - loss: ")
+    for key in ("accuracy", "val_loss", "val_accuracy", "lr"):
+        assert f" - {key}: " in lines[2]
+
+
+def test_verbose_one_shows_a_progress_bar_with_the_metrics(digits, capsys):
+    X, y, X_val, y_val = digits
+    fastbp.Network([64, 10], seed=0).fit(X, y, epochs=2, validation_data=(X_val, y_val), verbose=1)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "epoch" in err
+    for key in ("loss=", "accuracy=", "val_loss=", "val_accuracy="):
+        assert key in err
+
+
+def test_verbose_zero_prints_nothing(digits, capsys):
+    X, y, _, _ = digits
+    fastbp.Network([64, 10], seed=0).fit(X, y, epochs=2, verbose=0)
+    assert capsys.readouterr() == ("", "")
