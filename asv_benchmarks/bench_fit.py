@@ -80,3 +80,39 @@ class Xor:
     def time_train_1000_epochs(self):
         with contextlib.redirect_stdout(io.StringIO()):
             compat.MLP().train(self.x, self.y, 1000, 0.1)
+
+
+class StreamedFromDisk:
+    """A 51 MB on-disk training set streamed in 2 MB chunks: peak memory should follow the chunk, not the file."""
+    timeout = 300
+
+    def setup(self):
+        import tempfile
+
+        import h5py
+        self.folder = tempfile.TemporaryDirectory()
+        self.path = f"{self.folder.name}/train.h5"
+        rng = np.random.default_rng(0)
+        with h5py.File(self.path, "w") as f:
+            f.create_dataset("X", data=rng.normal(size=(200_000, 64)).astype(np.float32), chunks=(8192, 64))
+            f["y"] = rng.integers(0, 10, 200_000)
+        self.net = fastbp.Network([64, 32, 10], seed=0)
+        self.net.fit(np.zeros((2, 64)), [0, 1], epochs=1, verbose=0)  # compile outside the measurement
+
+    def teardown(self):
+        self.folder.cleanup()
+
+    def _fit_streamed(self):
+        import h5py
+        with h5py.File(self.path, "r") as f:
+            self.net.fit(f["X"], f["y"], epochs=1, batch_size=64, chunk_size=8192, verbose=0)
+
+    def time_epoch_streamed(self):
+        self._fit_streamed()
+
+    def peakmem_epoch_streamed(self):
+        self._fit_streamed()
+
+    def peakmem_epoch_in_memory(self):
+        X, y = fastbp.datasets.load_h5(self.path)
+        self.net.fit(X, y, epochs=1, batch_size=64, verbose=0)
