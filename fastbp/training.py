@@ -85,46 +85,56 @@ def fit_network(net, data, validation, settings):
         keys += ["val_" + k for k in keys]
     history = History(keys + ["lr"])
     stopper = EarlyStopping(net, settings["early_stopping"]) if settings["early_stopping"] else None
-    callbacks = settings["callbacks"]
-    epoch_by_epoch = bool(verbose or validation is not None or callbacks or stopper)
+    epoch_by_epoch = bool(verbose or validation is not None or settings["callbacks"] or stopper)
     undo = _Undo(net) if data.checks_during_training else None
     runner = EpochRunner(net, min(settings["batch_size"], data.n_samples), settings["optimizer"],
-                         rates[0] if rates else 0.01, settings["momentum"], settings["nesterov"], settings["l2"], settings["beta1"],
-                         settings["beta2"], settings["epsilon"], settings["blas_threads"])
+                         rates[0] if rates else 0.01, settings["momentum"], settings["nesterov"],
+                         settings["l2"], settings["beta1"], settings["beta2"], settings["epsilon"],
+                         settings["blas_threads"])
     per_call, done = 1, 0
     bar = tqdm(total=epochs, unit="epoch", disable=verbose != 1, leave=True)
-    try:
-        with _stop_on_interrupt() as interrupted:
-            while done < epochs and history.stop_reason is None:
-                count = _same_rate_run(rates, done, per_call)
-                runner.hyper[optimizers.LR] = rates[done]
-                started = time.perf_counter()
-                cost, correct = data.train(runner, net._rng, count, done)
-                if not epoch_by_epoch:
-                    per_call = _epochs_per_call(time.perf_counter() - started, count, data.n_samples)
-                for k in range(count):
-                    metrics = _epoch_metrics(net, cost[k], correct[k], data.n_samples, validation)
-                    metrics["lr"] = rates[done + k]
-                    history._append(done + k, metrics)
-                    _report(bar, verbose, done + k, epochs, metrics)
-                    if stopper is not None and stopper.update(done + k, metrics["val_loss"]):
-                        history.stop_reason = "early_stopping"
-                    if any([bool(callback(done + k, dict(metrics))) for callback in callbacks]):
-                        history.stop_reason = history.stop_reason or "callback"
-                done += count
-                if interrupted.is_set() and done < epochs:
-                    history.stop_reason = history.stop_reason or "interrupted"
-    except (ValueError, TypeError):
-        if undo is not None:
-            undo.restore()  # a bad chunk of streamed data: the network is left as it was
-        raise
-    finally:
-        bar.close()
+    with _stop_on_interrupt() as interrupted, bar:
+        while done < epochs and history.stop_reason is None:
+            count = _same_rate_run(rates, done, per_call)
+            runner.hyper[optimizers.LR] = rates[done]
+            started = time.perf_counter()
+            cost, correct = _train(data, runner, net, count, done, undo)
+            if not epoch_by_epoch:
+                per_call = _epochs_per_call(time.perf_counter() - started, count, data.n_samples)
+            for k in range(count):
+                metrics = _epoch_metrics(net, cost[k], correct[k], data.n_samples, validation)
+                metrics["lr"] = rates[done + k]
+                history._append(done + k, metrics)
+                _report(bar, verbose, done + k, epochs, metrics)
+                history.stop_reason = _stop_reason(done + k, metrics, stopper, settings["callbacks"])
+            done += count
+            if interrupted.is_set() and done < epochs:
+                history.stop_reason = history.stop_reason or "interrupted"
     if stopper is not None:
         history.best_epoch = stopper.restore_best()
     if history.stop_reason == "interrupted" and verbose:
         print(f"fit interrupted: kept the weights after {done} of {epochs} epochs")
     return history
+
+
+def _train(data, runner, net, count, first_epoch, undo):
+    """``count`` epochs of ``data``; on a bad chunk of streamed data, ``undo`` puts the network back
+    as it was before the fit."""
+    try:
+        return data.train(runner, net._rng, count, first_epoch)
+    except (ValueError, TypeError):
+        if undo is not None:
+            undo.restore()
+        raise
+
+
+def _stop_reason(epoch, metrics, stopper, callbacks):
+    """Why training stops after this epoch, or None. Every callback runs, even after one asks to stop."""
+    stop_early = stopper is not None and stopper.update(epoch, metrics["val_loss"])
+    stop_asked = [bool(callback(epoch, dict(metrics))) for callback in callbacks]
+    if stop_early:
+        return "early_stopping"
+    return "callback" if any(stop_asked) else None
 
 
 def _epoch_metrics(net, cost, correct, n_samples, validation):
