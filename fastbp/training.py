@@ -63,13 +63,17 @@ class EpochRunner:
         last = np.zeros(count)
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
         with threads.blas_threads(self.blas_threads):
-            state["step"] = kernels.train_epochs(
+            state["step"], failed_batch = kernels.train_epochs(
                 X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
                 self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
                 state["step"], self.work, cost, correct, last)
-        failed = np.flatnonzero(~np.isfinite(cost))
-        if failed.size:
-            _restore_after_divergence(net, state, snapshot, first_epoch + failed[0], self.hyper[optimizers.LR])
+        if failed_batch >= 0:
+            epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
+            _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
+                                      first_epoch, self.hyper[optimizers.LR])
+        elif not _all_finite(net, state):  # the very last update overflowed: no cost saw it yet
+            _restore_after_divergence(net, state, snapshot, f"the last update of epoch {first_epoch + count - 1}",
+                                      first_epoch, self.hyper[optimizers.LR])
         return cost, correct, last
 
 
@@ -242,18 +246,24 @@ def allocate_work(sizes, capacity, dtype, gather=True):
             np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype))
 
 
-def _restore_after_divergence(net, state, snapshot, epoch, lr):
+def _all_finite(net, state):
+    return bool(np.isfinite(net._params).all() and np.isfinite(state["state1"]).all()
+                and np.isfinite(state["state2"]).all())
+
+
+def _restore_after_divergence(net, state, snapshot, where, first_epoch, lr):
     # The kernel stops before applying an update from a non-finite cost, so the current
-    # parameters are the last ones if they are finite; otherwise go back to the chunk start.
-    if not (np.isfinite(net._params).all() and np.isfinite(state["state1"]).all()
-            and np.isfinite(state["state2"]).all()):
+    # parameters are the last ones if they are finite; otherwise go back to the call's start.
+    kept = "the parameters before the failing batch were kept"
+    if not _all_finite(net, state):
         net._params[...] = snapshot[0]
         state["state1"][...] = snapshot[1]
         state["state2"][...] = snapshot[2]
         state["step"] = snapshot[3]
+        kept = f"the parameters had overflowed, so those from the start of epoch {first_epoch} were restored"
     raise FloatingPointError(
-        f"training diverged at epoch {epoch}: the cost became NaN or infinite; the last finite "
-        f"parameters were kept. Try a smaller learning rate than lr={lr:g}.")
+        f"training diverged at {where}: the cost or the parameters became NaN or infinite; {kept}. "
+        f"Try a smaller learning rate than lr={lr:g}.")
 
 
 def _report(bar, verbose, epoch, epochs, metrics):

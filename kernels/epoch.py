@@ -129,14 +129,15 @@ def backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work):
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
                  step, work, epoch_cost, epoch_correct, last_cost):
-    """Run ``orders.shape[0]`` epochs of mini-batch training; returns the optimizer step count.
+    """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
     state = (grads, optimizer state 1, optimizer state 2), each like params.
     Per epoch e: epoch_cost[e] = summed batch cost * m (divide by n for the mean),
     epoch_correct[e] = correctly classified samples, last_cost[e] = last batch's cost.
     Stops at the first non-finite batch cost, before updating with it; that
-    epoch's epoch_cost is NaN and the later entries are left untouched.
+    epoch's epoch_cost is NaN, the later entries are left untouched, and the
+    returned failed batch is its index within the epoch (-1 when none failed).
     """
     n = X.shape[0]
     n_out = Y.shape[1]
@@ -155,7 +156,7 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
             batch_total = backward(Xb, Yb, params, grads, sizes, codes, loss_code, hyper[L2], work)
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
-                return step
+                return step, start // batch_size
             cost = batch_total / m
             total += batch_total
             correct += count_correct(view(work[OUTPUT], 0, m, n_out), Yb, out_code)
@@ -164,7 +165,7 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
         epoch_cost[epoch] = total
         epoch_correct[epoch] = correct
         last_cost[epoch] = cost
-    return step
+    return step, -1
 
 
 @njit(**JIT_OPTIONS)

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import threading
 
@@ -122,3 +123,30 @@ def test_verbose_zero_prints_nothing(digits, capsys):
     X, y, _, _ = digits
     fastbp.Network([64, 10], seed=0).fit(X, y, epochs=2, verbose=0)
     assert capsys.readouterr() == ("", "")
+
+
+def test_divergence_names_the_epoch_and_batch_and_keeps_the_last_finite_parameters():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 3)) * 100, rng.normal(size=32) * 1e4
+    net = fastbp.Network([3, 8, 1], activation="linear", output="linear", seed=0)
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch \d+, batch \d+: .*lr=10") as caught:
+        net.fit(X, y, epochs=50, batch_size=4, lr=10.0, shuffle=False, verbose=0)
+    epoch, batch = map(int, re.search(r"epoch (\d+), batch (\d+)", str(caught.value)).groups())
+    # Re-run up to just before the failing batch: the kept parameters are exactly those.
+    again = fastbp.Network([3, 8, 1], activation="linear", output="linear", seed=0)
+    if epoch:
+        again.fit(X, y, epochs=epoch, batch_size=4, lr=10.0, shuffle=False, verbose=0)
+    if batch:
+        again.fit(X[:4 * batch], y[:4 * batch], epochs=1, batch_size=4, lr=10.0, shuffle=False, verbose=0)
+    assert np.isfinite(net._params).all()
+    assert np.array_equal(net._params, again._params)
+
+
+def test_an_overflowing_last_update_is_caught_and_undone():
+    net = fastbp.Network([2, 1], output="linear", seed=0)
+    before = net._params.copy()
+    X, y = np.ones((1, 2)), np.array([1e18])  # finite cost, an update of about 1e43: inf in float32
+    with pytest.raises(FloatingPointError, match="the last update of epoch 0.*start of epoch 0 were restored"):
+        net.fit(X, y, epochs=1, batch_size=1, lr=1e25, verbose=0)
+    assert np.array_equal(net._params, before)
+    assert net.optimizer_state["step"] == 0
