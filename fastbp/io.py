@@ -10,16 +10,20 @@ Layout of format "fastbp.network", version 1 (attributes on the root unless said
     output, loss     names from fastbp's fixed lists; init: a name or ""
     dtype            "float32" or "float64"
     seed             int, present when the network was seeded
-    rng_state        PCG64 state, increment, has_uint32 and uinteger as decimal strings
-                     (so shuffling resumes exactly)
+    rng_state        uint64 (6,): PCG64 state (high, low 64 bits), increment (high, low),
+                     has_uint32, uinteger, so shuffling resumes exactly
     /layers/<l>/W    (fan_in, fan_out) weights of layer l; /layers/<l>/b (fan_out,) biases
     /optimizer       optional group: attributes name ("sgd"/"adam"), step; datasets
                      state1, state2 (momentum velocity or Adam moments, flat like the parameters)
     /history         optional group: one float64 dataset per metric, "epoch" (int64);
                      attributes stop_reason, best_epoch when set
 
-Every name read back is checked against fastbp's own lists: a file can only ever select
-one of the built-in activations, losses and optimizers, never code.
+Texts are fixed-length byte strings and every dataset carries a Fletcher-32 checksum, in
+HDF5's latest file format, whose metadata is checksummed too: a damaged file is refused
+instead of loading altered weights. Before reading any value, ``load`` checks that its type
+is a plain number or fixed-length string (variable-length data makes HDF5 follow pointers
+stored in the file). Every name read back is checked against fastbp's own lists: a file can
+only ever select one of the built-in activations, losses and optimizers, never code.
 """
 import os
 import tempfile
@@ -54,7 +58,7 @@ def save(net, path):
     handle, temporary = tempfile.mkstemp(prefix=".fastbp-", suffix=".h5.tmp", dir=folder)
     os.close(handle)
     try:
-        with h5py.File(temporary, "w") as f:
+        with h5py.File(temporary, "w", libver="latest") as f:
             _write(f, net)
         os.replace(temporary, path)
     except BaseException:
@@ -64,39 +68,55 @@ def save(net, path):
 
 def _write(f, net):
     from fastbp import __version__
-    f.attrs["format"] = FORMAT
-    f.attrs["format_version"] = FORMAT_VERSION
-    f.attrs["fastbp_version"] = __version__
+    _put_text(f, "format", FORMAT)
+    f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+    _put_text(f, "fastbp_version", __version__)
     f.attrs["layers"] = np.array(net.layers, dtype=np.int64)
-    f.attrs["activation"] = list(net.activation) if net.activation else np.array([], dtype=h5py.string_dtype())
-    f.attrs["output"] = net.output
-    f.attrs["loss"] = net.loss_function
-    f.attrs["init"] = net.init or ""
-    f.attrs["dtype"] = net.dtype.name
+    f.attrs["activation"] = np.array([name.encode() for name in net.activation], dtype="S16")
+    _put_text(f, "output", net.output)
+    _put_text(f, "loss", net.loss_function)
+    _put_text(f, "init", net.init or "")
+    _put_text(f, "dtype", net.dtype.name)
     if net.seed is not None:
-        f.attrs["seed"] = net.seed
-    state = net._rng.bit_generator.state
-    f.attrs["rng_state"] = [str(state["state"]["state"]), str(state["state"]["inc"]),
-                            str(state["has_uint32"]), str(state["uinteger"])]
+        f.attrs["seed"] = np.int64(net.seed)
+    f.attrs["rng_state"] = _rng_words(net._rng.bit_generator.state)
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         group = f.create_group(f"layers/{l}")
-        group["W"] = W
-        group["b"] = b
+        _put_array(group, "W", W)
+        _put_array(group, "b", b)
     if net.optimizer_state is not None:
         group = f.create_group("optimizer")
-        group.attrs["name"] = net.optimizer_state["optimizer"]
-        group.attrs["step"] = net.optimizer_state["step"]
-        group["state1"] = net.optimizer_state["state1"]
-        group["state2"] = net.optimizer_state["state2"]
+        _put_text(group, "name", net.optimizer_state["optimizer"])
+        group.attrs["step"] = np.int64(net.optimizer_state["step"])
+        _put_array(group, "state1", net.optimizer_state["state1"])
+        _put_array(group, "state2", net.optimizer_state["state2"])
     if net.history is not None:
         group = f.create_group("history")
-        group["epoch"] = np.array(net.history.epoch, dtype=np.int64)
+        _put_array(group, "epoch", np.array(net.history.epoch, dtype=np.int64))
         for key, values in net.history.history.items():
-            group[key] = np.array(values, dtype=np.float64)
+            _put_array(group, key, np.array(values, dtype=np.float64))
         if net.history.stop_reason is not None:
-            group.attrs["stop_reason"] = net.history.stop_reason
+            _put_text(group, "stop_reason", net.history.stop_reason)
         if net.history.best_epoch is not None:
-            group.attrs["best_epoch"] = net.history.best_epoch
+            group.attrs["best_epoch"] = np.int64(net.history.best_epoch)
+
+
+def _put_text(obj, name, text):
+    obj.attrs[name] = np.bytes_(text.encode())  # fixed length: stored inline, no heap pointer
+
+
+def _put_array(group, name, values):
+    if values.size:
+        group.create_dataset(name, data=values, chunks=values.shape, fletcher32=True)
+    else:
+        group.create_dataset(name, data=values)
+
+
+def _rng_words(state):
+    mask = (1 << 64) - 1
+    s, inc = state["state"]["state"], state["state"]["inc"]
+    return np.array([s >> 64, s & mask, inc >> 64, inc & mask, state["has_uint32"], state["uinteger"]],
+                    dtype=np.uint64)
 
 
 def load(path):
@@ -137,59 +157,68 @@ def load(path):
 
 def _read(f):
     from fastbp.network import Network
-    if _text(f.attrs.get("format")) != FORMAT:
-        raise ModelFileError(f"not a fastbp model file (format attribute is not {FORMAT!r})")
-    version = _integer(f.attrs.get("format_version"), "format_version")
+    if _plain_type(f, "format") != "S" or _text(f, "format") != FORMAT:
+        raise ModelFileError(f"not a fastbp model file (no {FORMAT!r} format attribute)")
+    version = _integer(f, "format_version")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"written in format version {version}, newer than this fastbp reads "
                              f"({FORMAT_VERSION}); upgrade fastbp to load it")
     if version < 1:
         raise ModelFileError(f"invalid format_version {version}")
-    layers = np.asarray(f.attrs["layers"])
+    layers = _attribute(f, "layers")
     if layers.ndim != 1 or layers.dtype.kind not in "iu":
         raise ModelFileError(f"layers must be a list of integer widths, got {layers!r}")
-    dtype = _text(f.attrs["dtype"])
+    dtype = _text(f, "dtype")
     if dtype not in ("float32", "float64"):
         raise ModelFileError(f"dtype must be float32 or float64, got {dtype!r}")
-    activation = [_text(name) for name in np.atleast_1d(f.attrs["activation"])]
-    seed = int(f.attrs["seed"]) if "seed" in f.attrs else None
+    activation = [name.decode("utf-8", errors="replace") for name in np.atleast_1d(_attribute(f, "activation"))
+                  if isinstance(name, bytes)]
+    seed = _integer(f, "seed") if "seed" in f.attrs else None
+    output, loss, init = _text(f, "output"), _text(f, "loss"), _text(f, "init") or None
     try:
-        net = Network([int(n) for n in layers], activation=activation, output=_text(f.attrs["output"]),
-                      loss=_text(f.attrs["loss"]), init=_text(f.attrs["init"]) or None,
+        net = Network([int(n) for n in layers], activation=activation, output=output, loss=loss, init=init,
                       dtype=np.dtype(dtype), seed=seed)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"invalid architecture: {exc}") from None
+    if len(f["layers"]) != len(net.weights):
+        raise ModelFileError(f"has {len(f['layers'])} layer groups for {len(net.weights)} layers")
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         W[...] = _array(f, f"layers/{l}/W", W.shape, net.dtype)
         b[...] = _array(f, f"layers/{l}/b", b.shape, net.dtype)
-    if len(f["layers"]) != len(net.weights):
-        raise ModelFileError(f"has {len(f['layers'])} layer groups for {len(net.weights)} layers")
     _read_rng_state(f, net)
     if "optimizer" in f:
-        group = f["optimizer"]
-        name = _text(group.attrs["name"])
-        if name not in registry.OPTIMIZERS:
-            raise ModelFileError(f"unknown optimizer {name!r}")
-        step = _integer(group.attrs["step"], "optimizer step")
-        net.optimizer_state = {"optimizer": name, "step": step,
-                               "state1": _array(group, "state1", net._params.shape, net.dtype, "optimizer/"),
-                               "state2": _array(group, "state2", net._params.shape, net.dtype, "optimizer/")}
+        net.optimizer_state = _read_optimizer(f["optimizer"], net)
     if "history" in f:
         net.history = _read_history(f["history"])
     return net
 
 
 def _read_rng_state(f, net):
-    state, inc, has_uint32, uinteger = (int(_text(value)) for value in f.attrs["rng_state"])
-    if not (0 <= state < 2 ** 128 and 0 <= inc < 2 ** 128 and has_uint32 in (0, 1)
-            and 0 <= uinteger < 2 ** 32):
-        raise ModelFileError("rng_state out of range")
-    net._rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
+    words = _attribute(f, "rng_state")
+    if words.shape != (6,) or words.dtype != np.uint64 or words[4] > 1 or words[5] >= 2 ** 32:
+        raise ModelFileError("rng_state must be 6 uint64 words with has_uint32 in {0, 1}")
+    high, low, inc_high, inc_low, has_uint32, uinteger = (int(w) for w in words)
+    net._rng.bit_generator.state = {"bit_generator": "PCG64",
+                                    "state": {"state": high << 64 | low, "inc": inc_high << 64 | inc_low},
                                     "has_uint32": has_uint32, "uinteger": uinteger}
+
+
+def _read_optimizer(group, net):
+    name = _text(group, "name")
+    if name not in registry.OPTIMIZERS:
+        raise ModelFileError(f"unknown optimizer {name!r}")
+    step = _integer(group, "step")
+    if step < 0:
+        raise ModelFileError(f"optimizer step must be >= 0, got {step}")
+    return {"optimizer": name, "step": step,
+            "state1": _array(group, "state1", net._params.shape, net.dtype, "optimizer/"),
+            "state2": _array(group, "state2", net._params.shape, net.dtype, "optimizer/")}
 
 
 def _read_history(group):
     epochs = _array(group, "epoch", None, np.int64, "history/")
+    if epochs.ndim != 1:
+        raise ModelFileError(f"history/epoch must be 1-D, got shape {epochs.shape}")
     keys = [key for key in group if key != "epoch"]
     allowed = {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     if not set(keys) <= allowed:
@@ -199,9 +228,9 @@ def _read_history(group):
     for key in keys:
         history.history[key] = [float(v) for v in _array(group, key, epochs.shape, np.float64, "history/")]
     if "stop_reason" in group.attrs:
-        history.stop_reason = _text(group.attrs["stop_reason"])
+        history.stop_reason = _text(group, "stop_reason")
     if "best_epoch" in group.attrs:
-        history.best_epoch = _integer(group.attrs["best_epoch"], "best_epoch")
+        history.best_epoch = _integer(group, "best_epoch")
     return history
 
 
@@ -219,17 +248,31 @@ def _array(group, name, shape, dtype, prefix=""):
     return np.asarray(values, dtype=dtype)
 
 
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, np.ndarray) and value.shape == ():
-        return _text(value[()])
-    return value if isinstance(value, str) else None
+def _plain_type(obj, name):
+    """Kind of attribute ``name`` ("i", "u", "f", "S"), or None if it is missing or of any other type."""
+    if name not in obj.attrs:
+        return None
+    kind = obj.attrs.get_id(name).dtype.kind
+    return kind if kind in "iufS" else None
 
 
-def _integer(value, name):
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(())[()]
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise ModelFileError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+def _attribute(obj, name):
+    """Attribute ``name`` as a NumPy value, read only after its stored type proved plain."""
+    if _plain_type(obj, name) is None:
+        what = "missing" if name not in obj.attrs else "not numbers or fixed-length text"
+        raise ModelFileError(f"attribute {name!r} of {obj.name} is {what}")
+    return np.asarray(obj.attrs[name])
+
+
+def _text(obj, name):
+    value = _attribute(obj, name)
+    if value.dtype.kind != "S" or value.shape != ():
+        raise ModelFileError(f"attribute {name!r} of {obj.name} must be text")
+    return value[()].decode("utf-8", errors="replace")
+
+
+def _integer(obj, name):
+    value = _attribute(obj, name)
+    if value.dtype.kind not in "iu" or value.size != 1:
+        raise ModelFileError(f"attribute {name!r} of {obj.name} must be an integer, got {value!r}")
+    return int(value.reshape(()))
