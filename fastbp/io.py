@@ -53,8 +53,10 @@ def save(net, path):
     net : Network
     path : str or path-like
     """
-    path = os.fspath(path)
+    path = _check_path(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=".fastbp-", suffix=".h5.tmp", dir=folder)
     os.close(handle)
     try:
@@ -64,6 +66,12 @@ def save(net, path):
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _check_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name (str or os.PathLike), got {path!r}")
+    return os.fspath(path)
 
 
 def _write(f, net):
@@ -138,7 +146,7 @@ def load(path):
         If the file is not HDF5, is truncated, is not a fastbp model, was written by a
         newer format version, or holds inconsistent data; the message names the file.
     """
-    path = os.fspath(path)
+    path = _check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     try:

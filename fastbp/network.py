@@ -247,7 +247,7 @@ class Network:
             blas_threads=blas_threads,
         )
         if settings["nesterov"] and settings["momentum"] == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+            raise ValueError("nesterov=True needs momentum > 0, got momentum=0")
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         if blas_threads is not None:
@@ -391,7 +391,7 @@ def _check_layers(layers):
     if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
         raise TypeError(f"layers must be a sequence of ints like [n_in, h1, ..., n_out], got {layers!r}")
     if len(layers) < 2:
-        raise ValueError(f"layers needs at least an input and an output width, got {list(layers)}")
+        raise ValueError(f"layers must hold at least an input and an output width, got {list(layers)}")
     return [check_int(n, "layers[%d]" % i, 1) for i, n in enumerate(layers)]
 
 

@@ -81,7 +81,7 @@ class StreamedData:
             raise TypeError(f"X must hold real numbers, got dataset dtype {X.dtype}")
         n = X.shape[0]
         if n == 0:
-            raise ValueError(f"X has no samples (shape {X.shape})")
+            raise ValueError(f"X must have at least one sample, got dataset shape {X.shape}")
         if is_h5_dataset(y):
             if y.shape[:1] != (n,):
                 raise ValueError(f"y must have {n} rows (one per sample of X), got dataset shape {y.shape}")

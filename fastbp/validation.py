@@ -20,7 +20,7 @@ def _as_numeric_array(value, name):
 
 def _check_finite(array, name):
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise ValueError(f"{name} must be finite, but contains NaN or infinity")
 
 
 def check_features(X, n_features, dtype, name="X"):
@@ -50,7 +50,7 @@ def check_features(X, n_features, dtype, name="X"):
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, {n_features}), got shape {array.shape}")
     if array.shape[0] == 0:
-        raise ValueError(f"{name} has no samples (shape {array.shape})")
+        raise ValueError(f"{name} must have at least one sample, got shape {array.shape}")
     if array.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns), got {array.shape[1]}")
     _check_finite(array, name)

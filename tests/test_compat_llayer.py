@@ -111,7 +111,7 @@ def test_bad_parameters_are_refused(mutate, word, rng):
 def test_nan_input_is_refused(rng):
     X, _ = _cat_like(rng)
     X[3, 2] = np.nan
-    with pytest.raises(ValueError, match="A_prev contains NaN"):
+    with pytest.raises(ValueError, match="A_prev must be finite, but contains NaN"):
         compat.forwardModel(X, compat.iniPara([48, 7, 5, 1]))
     with pytest.raises(ValueError, match="activation"):
         compat.forwardLinearActivation(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 3)), "tanh")

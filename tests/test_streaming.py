@@ -79,7 +79,7 @@ def test_a_bad_chunk_leaves_the_network_as_it_was(tmp_path):
     net = fastbp.Network([64, 10], seed=0)
     net.fit(X[:100], y[:100], epochs=1, momentum=0.9, verbose=0)
     before = net.copy()
-    with h5py.File(path, "r") as f, pytest.raises(ValueError, match=r"X contains NaN.*rows 400:500"):
+    with h5py.File(path, "r") as f, pytest.raises(ValueError, match=r"X must be finite.*rows 400:500"):
         net.fit(f["X"], f["y"], epochs=1, batch_size=50, momentum=0.9, shuffle=False, chunk_size=100,
                 verbose=0)
     assert np.array_equal(net._params, before._params)

@@ -32,7 +32,7 @@ def test_bad_constructor_arguments(kwargs, error, word):
 BAD_FIT = [
     (dict(X=X[:, :3]), ValueError, "4 features"),
     (dict(X=X[0]), ValueError, "2-D"),
-    (dict(X=X[:0], y=Y[:0]), ValueError, "no samples"),
+    (dict(X=X[:0], y=Y[:0]), ValueError, "at least one sample"),
     (dict(X=np.where(np.eye(10, 4) > 0, np.nan, X)), ValueError, "NaN"),
     (dict(X=np.full((10, 4), np.inf)), ValueError, "NaN or infinity"),
     (dict(X=np.array([["a"] * 4] * 10)), TypeError, "real numbers"),

@@ -71,7 +71,7 @@ def linear_forward(W, b, A_prev):
     if not np.isfinite(out).all():
         for name, array in (("A_prev", A_prev), ("W", W), ("b", b)):
             if not np.isfinite(array).all():
-                raise ValueError(f"{name} contains NaN or infinity")
+                raise ValueError(f"{name} must be finite, but contains NaN or infinity")
         raise ValueError("W @ A_prev + b overflowed to infinity")
     return out.T
 
@@ -122,5 +122,5 @@ def sigmoid_cross_entropy_dZ(AL, Y):
     if Y.size != AL.size:
         raise ValueError(f"Y has {Y.size} values but AL has {AL.size}")
     if not np.isfinite(Y).all():
-        raise ValueError("Y contains NaN or infinity")
+        raise ValueError("Y must be finite, but contains NaN or infinity")
     return AL - Y.reshape(AL.shape)

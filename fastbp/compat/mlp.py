@@ -68,10 +68,13 @@ class MLP:
 
     def backward(self, x, y_true, y_pred, lr=0.1):
         """One gradient step on the batch (x, y_true) with the seed's summed gradient; returns mse_loss."""
-        loss = mse_loss(y_true, y_pred)
         self._sync()
         x = check_features(x, self._net.layers[0], np.float64, "x")
         y = self._targets(y_true, x.shape[0], "y_true")
+        if np.size(y_pred) != np.size(y_true):
+            raise ValueError(f"y_pred must hold as many values as y_true {np.shape(y_true)}, got shape "
+                             f"{np.shape(y_pred)}")
+        loss = mse_loss(y_true, y_pred)  # with the seed's broadcasting, (k, 1) against (1, k) included
         self._sgd_epochs(x, y, 1, batch_size=x.shape[0], lr=lr)
         return loss
 

@@ -99,5 +99,5 @@ class Network:
             raise ValueError(f"each x must have {self.sizes[0]} values and each y {self.sizes[-1]}, "
                              f"got {X.shape[1]} and {Y.shape[1]}")
         if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-            raise ValueError("training data contains NaN or infinity")
+            raise ValueError("training_data must be finite, but contains NaN or infinity")
         return X, Y
