@@ -12,7 +12,7 @@ from fastbp.history import History
 from fastbp.kernels import epoch as kernels
 from fastbp.kernels import optimizers
 
-ORDER_BUDGET = 1 << 22  # sample indices per compiled call when several epochs run in one call
+ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
 
 

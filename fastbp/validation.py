@@ -23,6 +23,16 @@ def _check_finite(array, name):
         raise ValueError(f"{name} must be finite, but contains NaN or infinity")
 
 
+def _coerce(array, dtype, name):
+    """C-contiguous native ``dtype`` copy (or the array itself); refuses values the cast turns into inf."""
+    with np.errstate(over="ignore"):
+        result = np.ascontiguousarray(array, dtype=dtype)
+    if result is not array and not np.isfinite(result).all():
+        limit = np.finfo(dtype).max
+        raise ValueError(f"{name} must be within +-{limit:.4g} to fit {np.dtype(dtype).name}; larger values overflow")
+    return result
+
+
 def check_features(X, n_features, dtype, name="X"):
     """Coerce X to a C-contiguous (n_samples, n_features) array of ``dtype``.
 
@@ -54,7 +64,7 @@ def check_features(X, n_features, dtype, name="X"):
     if array.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} features (columns), got {array.shape[1]}")
     _check_finite(array, name)
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _coerce(array, dtype, name)
 
 
 def check_targets(y, loss, n_outputs, n_samples, dtype, name="y"):
@@ -104,7 +114,7 @@ def check_targets(y, loss, n_outputs, n_samples, dtype, name="y"):
         raise ValueError(f"{name} must have shape {expected}, got {array.shape}")
     if loss == "binary_cross_entropy" and ((array < 0).any() or (array > 1).any()):
         raise ValueError(f"{name} must be in [0, 1] for binary_cross_entropy")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _coerce(array, dtype, name)
 
 
 def check_int(value, name, minimum):

@@ -193,3 +193,19 @@ def test_divergence_raises_and_keeps_finite_parameters(rng):
     with pytest.raises(FloatingPointError, match="smaller learning rate"):
         net.fit(X, y, epochs=50, batch_size=4, lr=10.0, verbose=0)
     assert np.isfinite(net._params).all()
+
+
+def test_deep_float32_sigmoid_network_trains_finitely():
+    X, y = fastbp.datasets.load_digits()
+    net = fastbp.Network([64] + [32] * 10 + [10], activation="sigmoid", dtype=np.float32, seed=0)
+    history = net.fit(X, y, epochs=5, batch_size=16, lr=0.5, momentum=0.9, verbose=0)
+    assert np.isfinite(history.loss).all() and np.isfinite(net._params).all()
+    assert np.isfinite(net.predict_proba(X * 1e4)).all()  # saturated sigmoids stay finite
+
+
+def test_seeded_fits_repeat_with_one_blas_thread_too():
+    X, y = fastbp.datasets.load_digits()
+    runs = [fastbp.Network([64, 32, 10], seed=3) for _ in range(2)]
+    for net in runs:
+        net.fit(X, y, epochs=2, batch_size=64, momentum=0.9, blas_threads=1, verbose=0)
+    assert np.array_equal(runs[0]._params, runs[1]._params)

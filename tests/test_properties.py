@@ -53,3 +53,29 @@ def test_one_unshuffled_epoch_matches_reference_sgd(net, n, batch_size, seed):
     net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.05, shuffle=False, verbose=0)
     for got, want in zip(net.weights + net.biases, Ws + bs):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+finite_or_not = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                          st.floats(-1e6, 1e6), st.sampled_from([0.0, 1e300, -1e300, 1e-300]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(net=networks(), n=st.integers(0, 6), values=st.lists(finite_or_not, min_size=1, max_size=40),
+       labels=st.lists(st.integers(-2, 8) | st.floats(-2, 8), min_size=0, max_size=8),
+       lr=st.floats(1e-4, 1e3), batch_size=st.integers(1, 8), dtype=st.sampled_from([np.float32, np.float64]))
+def test_any_input_gives_a_clear_error_or_a_finite_result(net, n, values, labels, lr, batch_size, dtype):
+    """Random shapes and values, NaN and huge numbers included: a ValueError/TypeError that changes
+    nothing, a FloatingPointError that keeps finite parameters, or a finite trained network."""
+    net = net.copy(dtype=dtype)
+    X = np.resize(np.array(values), (n, net.layers[0]))
+    y = np.resize(np.array(labels if labels else [0.5]), (n,) if net.loss_function == "cross_entropy" or
+                  net.layers[-1] == 1 else (n, net.layers[-1]))
+    before = net._params.copy()
+    try:
+        net.fit(X, y, epochs=2, batch_size=batch_size, lr=lr, verbose=0)
+    except (ValueError, TypeError):
+        assert np.array_equal(net._params, before)
+        return
+    except FloatingPointError as exc:
+        assert "diverged at" in str(exc)
+    assert np.isfinite(net._params).all()  # (outputs on other inputs may still overflow: huge finite weights)

@@ -38,6 +38,7 @@ BAD_FIT = [
     (dict(X=np.array([["a"] * 4] * 10)), TypeError, "real numbers"),
     (dict(X=X.astype(object)), TypeError, "real numbers"),
     (dict(X=X + 1j), TypeError, "real numbers"),
+    (dict(X=X * 1e300), ValueError, r"X must be within \+-3.403e\+38 to fit float32"),
     (dict(y=Y[:9]), ValueError, "10 rows"),
     (dict(y=Y + 0.5), ValueError, "integer class labels"),
     (dict(y=Y + 3), ValueError, r"in \[0, 2\]"),
