@@ -8,6 +8,8 @@ from fastbp.gradcheck import gradient_check
 from fastbp.network import Network
 from fastbp.history import History
 from fastbp.io import ModelFileError, load
+from fastbp.sweep import SweepResult, sweep
 
-__all__ = ["Network", "History", "ModelFileError", "load", "gradient_check", "datasets", "schedules"]
+__all__ = ["Network", "History", "ModelFileError", "load", "sweep", "SweepResult", "gradient_check", "datasets",
+           "schedules"]
 __version__ = "0.1.0"

@@ -61,6 +61,7 @@ class Network:
         sizes = _check_layers(layers)
         n_hidden = len(sizes) - 2
         if isinstance(activation, str):
+            check_choice(activation, "activation", tuple(registry.HIDDEN_ACTIVATIONS))  # even with no hidden layer
             activation = (activation,) * n_hidden
         activation = tuple(activation)
         if len(activation) != n_hidden:

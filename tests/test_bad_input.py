@@ -111,6 +111,7 @@ BAD_CONSTRUCTOR = {
     "text layers": (dict(layers="4,3"), TypeError, "layers must be a sequence of ints"),
     "None layers": (dict(layers=None), TypeError, "layers must be a sequence of ints"),
     "activation": (dict(layers=[4, 5, 3], activation="swish"), ValueError, "activation must be one of"),
+    "activation, no hidden layer": (dict(layers=[4, 3], activation="swish"), ValueError, "activation must be one of"),
     "activation count": (dict(layers=[4, 5, 3], activation=["relu"] * 2), ValueError,
                          "activation must be one name or 1 names"),
     "output": (dict(layers=[4, 5, 3], output="softplus"), ValueError, "output must be one of"),

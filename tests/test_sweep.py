@@ -1,0 +1,151 @@
+"""fastbp.sweep on real Dask LocalClusters: exact scores, worker-count independence, worker loss."""
+import os
+import signal
+import sys
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.model_selection import fit_and_score, kfold_indices
+
+distributed = pytest.importorskip("distributed")
+
+GRID = {"lr": [0.05, 0.3], "layers": [[64, 16, 10], [64, 32, 10]]}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = fastbp.datasets.load_digits()
+    return X[:900], y[:900]
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def _expected_scores(X, y, grid_configs, folds, epochs, fixed):
+    """The same fits, one by one in this process, through the public API."""
+    scores = []
+    for config in grid_configs:
+        network = {k: v for k, v in {**fixed, **config}.items() if k in ("layers", "seed", "activation")}
+        fit = {k: v for k, v in {**fixed, **config}.items() if k not in network}
+        per_fold = []
+        for train, test in folds:
+            net = fastbp.Network(**network)
+            net.fit(X[train], y[train], epochs=epochs, verbose=0, blas_threads=1, **fit)
+            per_fold.append(net.score(X[test], y[test]))
+        scores.append(per_fold)
+    return scores
+
+
+def test_scores_equal_the_same_fits_in_this_process_bit_for_bit(digits, two_workers):
+    X, y = digits
+    result = fastbp.sweep(X, y, GRID, cv=3, epochs=4, seed=5, batch_size=16, momentum=0.9, client=two_workers,
+                          progress=False)
+    folds = kfold_indices(y, 3, seed=5, stratified=True)
+    configs = [row["params"] for row in result.table]
+    assert configs == fastbp.model_selection.expand_grid(GRID)
+    expected = _expected_scores(X, y, configs, folds, 4, {"seed": 5, "batch_size": 16, "momentum": 0.9})
+    assert [row["scores"] for row in result.table] == expected
+    best = int(np.argmax([np.mean(s) for s in expected]))
+    assert result.best_params == configs[best] and result.best_score == np.mean(expected[best])
+    assert all(row["epochs"] == 4 and row["fit_time"] > 0 for row in result.table)
+    refit = fastbp.Network(configs[best]["layers"], seed=5)
+    refit.fit(X, y, epochs=4, lr=configs[best]["lr"], batch_size=16, momentum=0.9, blas_threads=1, verbose=0)
+    assert np.array_equal(result.best_network._params, refit._params)
+
+
+def test_results_do_not_depend_on_the_number_of_workers(digits, two_workers):
+    X, y = digits
+    kwargs = dict(validation_data=(X[700:], y[700:]), epochs=3, batch_size=32, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as one, \
+            distributed.Client(one) as client:
+        alone = fastbp.sweep(X[:700], y[:700], GRID, client=client, **kwargs)
+    shared = fastbp.sweep(X[:700], y[:700], GRID, client=two_workers, **kwargs)
+    assert [r["scores"] for r in alone.table] == [r["scores"] for r in shared.table]
+    assert len(alone.table[0]["scores"]) == 1  # one score per configuration on validation_data
+
+
+def test_a_worker_killed_mid_sweep_costs_retries_not_results(digits):
+    X, y = digits
+    grid = {"lr": [0.01, 0.02, 0.03, 0.04]}
+    fixed = dict(layers=[64, 32, 10], batch_size=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        victim_address, victim_pid = sorted(pids.items())[0]
+        killed = threading.Event()
+
+        def kill_when_busy():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not client.processing().get(victim_address):
+                time.sleep(0.02)
+            time.sleep(0.1)  # inside a fit
+            os.kill(victim_pid, signal.SIGKILL)
+            killed.set()
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        result = fastbp.sweep(X, y, grid, cv=2, epochs=40, client=client, progress=False, **fixed)
+        killer.join()
+        assert killed.is_set() and victim_pid not in client.run(os.getpid).values()  # it was replaced
+    folds = kfold_indices(y, 2, seed=0, stratified=True)
+    expected = [[fit_and_score((X, y), config, {"seed": 0, **fixed}, 40, train, test)["score"]
+                 for train, test in folds] for config in fastbp.model_selection.expand_grid(grid)]
+    assert [row["scores"] for row in result.table] == expected
+
+
+class RefusingClient:
+    """A client that fails the test if anything reaches it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"client.{name} was used before the grid was checked")
+
+
+@pytest.mark.parametrize("grid,fixed,error,words", [
+    ({"lr": [0.1], "learning_rate": [1]}, {}, ValueError, "grid keyword 'learning_rate'"),
+    ({"lr": []}, {}, ValueError, "is empty"),
+    ({"lr": [0.1, -1.0]}, {}, ValueError, r"configuration \{'lr': -1.0\}: lr must be a finite number"),
+    ({"activation": ["relu", "swish"]}, {}, ValueError, r"configuration \{'activation': 'swish'\}"),
+    ({"layers": [[64, 10], [63, 10]]}, {}, ValueError, "X must have 63 features"),
+    ({"lr": [0.1]}, {"layers": None}, TypeError, "layers must be a sequence"),
+    ({"lr": [0.1]}, {"epoch": 3}, TypeError, "unexpected keyword 'epoch'"),
+])
+def test_bad_grids_are_refused_before_anything_is_submitted(digits, grid, fixed, error, words):
+    X, y = digits
+    fixed = {"layers": [64, 10], **fixed}
+    with pytest.raises(error, match=words):
+        fastbp.sweep(X, y, grid, cv=2, client=RefusingClient(), **fixed)
+
+
+def test_without_distributed_the_error_says_how_to_install(digits, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r'pip install "fastbp\[dask\]"'):
+        fastbp.sweep(*digits, {"lr": [0.1]}, layers=[64, 10])
+
+
+def test_an_hdf5_path_is_read_by_each_worker(digits, two_workers, tmp_path):
+    X, y = digits
+    with h5py.File(tmp_path / "digits.h5", "w") as f:
+        f["pixels"], f["label"] = X, y
+    kwargs = dict(cv=2, epochs=2, layers=[64, 16, 10], client=two_workers, progress=False)
+    from_file = fastbp.sweep(tmp_path / "digits.h5", "label", {"lr": [0.1, 0.2]}, x_key="pixels", **kwargs)
+    from_memory = fastbp.sweep(X, y, {"lr": [0.1, 0.2]}, **kwargs)
+    assert [r["scores"] for r in from_file.table] == [r["scores"] for r in from_memory.table]
+
+
+def test_random_subset_and_early_stopping(digits, two_workers):
+    X, y = digits
+    grid = {"lr": [0.01, 0.1, 0.5, 1.0, 2.0], "momentum": [0.0, 0.9]}
+    result = fastbp.sweep(X[:600], y[:600], grid, n_iter=3, validation_data=(X[600:], y[600:]), epochs=60,
+                          early_stopping=2, layers=[64, 16, 10], client=two_workers, progress=False)
+    assert [row["params"] for row in result.table] == fastbp.model_selection.expand_grid(grid, 3, 0)
+    assert any(row["epochs"] < 60 for row in result.table)
+    assert "score" in result.format_table().splitlines()[0]
