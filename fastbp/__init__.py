@@ -8,7 +8,7 @@ from fastbp.gradcheck import gradient_check
 from fastbp.network import Network
 from fastbp.history import History
 from fastbp.io import ModelFileError, load
-from fastbp.sweep import SweepResult, sweep
+from fastbp.dask_sweep import SweepResult, sweep
 
 __all__ = ["Network", "History", "ModelFileError", "load", "sweep", "SweepResult", "gradient_check", "datasets",
            "schedules"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastbp {train,evaluate,predict,info,bench}`` (also installed as ``fastbp``).
+"""Command line: ``python -m fastbp {train,evaluate,predict,info,sweep,bench}`` (also installed as ``fastbp``).
 
 Every error a user can cause (a missing file, a bad key, a shape mismatch, a bad value) prints
 one line ``fastbp: error: ...`` and exits with status 1; argparse usage errors exit with 2.
@@ -21,6 +21,25 @@ def _layers(text):
         return [int(n) for n in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated widths like 64,32,10, got {text!r}")
+
+
+def _grid_entry(text):
+    name, equals, values = text.partition("=")
+    if not equals or not name or not values:
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,..., got {text!r}")
+    if name == "layers":
+        return name, [_layers(widths) for widths in values.split(":")]
+    return name, [_scalar(value) for value in values.split(",")]
+
+
+def _scalar(text):
+    """An int, float or bool when the text is one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def _add_data_arguments(parser, required=False):
@@ -70,6 +89,23 @@ def build_parser():
 
     info = commands.add_parser("info", help="describe a saved model", description="Describe a saved model.")
     info.add_argument("model", metavar="MODEL.h5")
+
+    sweep = commands.add_parser(
+        "sweep", help="try a grid of settings on a Dask cluster and print the scores",
+        description="Cross-validate every combination of the --grid values on Dask workers (an embedded "
+                    "LocalCluster, or --scheduler) and print the table, best first.")
+    _add_data_arguments(sweep)
+    sweep.add_argument("--grid", action="append", type=_grid_entry, required=True, metavar="NAME=V1,V2",
+                       help="a keyword and its values; repeatable. layers take colon-separated lists: "
+                            "--grid layers=64,32,10:64,64,10")
+    sweep.add_argument("--cv", type=int, default=3, help="folds of cross-validation, default 3")
+    sweep.add_argument("--n-iter", type=int, help="try this many random combinations instead of all")
+    sweep.add_argument("--layers", type=_layers, metavar="W,W,...",
+                       help="fixed widths when not in the grid, default n_features,64,n_classes")
+    sweep.add_argument("--epochs", type=int, default=20)
+    sweep.add_argument("--batch-size", type=int, default=16)
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
 
     bench = commands.add_parser(
         "bench", help="time fastbp against NumPy, PyTorch and scikit-learn side by side",
@@ -193,7 +229,34 @@ def info(args):
         print(f"last fit: {len(net.history.epoch)} epochs; final {last}")
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info}
+def sweep(args):
+    """Run the grid on Dask and print the table, best configuration first."""
+    from fastbp.dask_sweep import sweep as run_sweep
+    grid = dict(args.grid)
+    if args.data is None:
+        X, y = load_digits()
+        data = (X, y)
+    else:
+        data = (args.data, args.y)
+        X, y = load_h5(args.data, x=args.x, y=args.y)
+    fixed = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed}
+    if "layers" not in grid:
+        fixed["layers"] = args.layers or [X.shape[1], 64, _n_outputs(y, "softmax")]
+    client = None
+    if args.scheduler:
+        import distributed
+        client = distributed.Client(args.scheduler)
+    try:
+        result = run_sweep(*data, grid, cv=args.cv, n_iter=args.n_iter, client=client, x_key=args.x, **fixed)
+    finally:
+        if client is not None:
+            client.close()
+    print(result.format_table())
+    print(f"best: {result.best_params} (mean score {result.best_score:.4f} over {args.cv} folds)")
+    return result
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info, "sweep": sweep}
 
 
 def main(argv=None):

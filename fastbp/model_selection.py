@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from fastbp import threads
 from fastbp.network import Network
 from fastbp.schedules import learning_rates
 
@@ -144,7 +145,7 @@ class H5Source:
         return f"H5Source({self.path!r}, x={self.x!r}, y={self.y!r})"
 
 
-def fit_and_score(data, config, fixed, epochs, train, test, validation=None):
+def fit_and_score(data, config, fixed, epochs, train, test, validation=None, keep_network=False):
     """Train one configuration and score it; the task a sweep runs once per (configuration, fold).
 
     Parameters
@@ -156,6 +157,8 @@ def fit_and_score(data, config, fixed, epochs, train, test, validation=None):
     train, test : ndarray of int or None
         Sample indices to fit and to score; None means all samples / score on ``validation``.
     validation : (X_val, y_val) or None
+    keep_network : bool
+        Also return the trained Network under "network".
 
     Returns
     -------
@@ -167,8 +170,16 @@ def fit_and_score(data, config, fixed, epochs, train, test, validation=None):
     X_score, y_score = validation if test is None else (X[test], y[test])
     if fit_kwargs.get("early_stopping"):
         fit_kwargs["validation_data"] = (X_score, y_score)
-    net = Network(**network_kwargs)
-    start = time.perf_counter()
-    history = net.fit(X_fit, y_fit, epochs=epochs, verbose=0, blas_threads=1, **fit_kwargs)
-    fit_time = time.perf_counter() - start
-    return {"score": float(net.score(X_score, y_score)), "fit_time": fit_time, "epochs": len(history.epoch)}
+    # One BLAS thread for the fit and for the scoring: the other cores belong to other workers
+    # (measured: scoring with 2 threads between fits left OpenBLAS spinning and doubled the
+    # neighbouring worker's fit time), and a score must not depend on the machine's core count.
+    with threads.default_threads(1):
+        net = Network(**network_kwargs)
+        start = time.perf_counter()
+        history = net.fit(X_fit, y_fit, epochs=epochs, verbose=0, **fit_kwargs)
+        fit_time = time.perf_counter() - start
+        score = float(net.score(X_score, y_score))
+    result = {"score": score, "fit_time": fit_time, "epochs": len(history.epoch)}
+    if keep_network:
+        result["network"] = net
+    return result

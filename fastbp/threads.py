@@ -5,12 +5,14 @@ thread pool beside OpenBLAS's busy-waiting pool oversubscribes the cores (an epo
 measured 28 s instead of 1.9 s here), so fastbp never starts a Numba pool and sets
 the BLAS thread count explicitly for the duration of each compiled call.
 """
+import contextlib
 import os
 
 import scipy.linalg.cython_blas  # noqa: F401  (loads the OpenBLAS Numba calls, so threadpoolctl can see it)
 from threadpoolctl import ThreadpoolController
 
 _controller = None
+_default_threads = None  # what blas_threads(None) means; None: all cores
 
 
 def blas_threads(n_threads):
@@ -19,9 +21,25 @@ def blas_threads(n_threads):
     Parameters
     ----------
     n_threads : int or None
-        Threads for BLAS; None means all cores (``os.cpu_count()``).
+        Threads for BLAS; None means the default: all cores (``os.cpu_count()``), or
+        the number set by an enclosing ``default_threads`` block.
     """
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
-    return _controller.limit(limits=n_threads or os.cpu_count() or 1, user_api="blas")
+    return _controller.limit(limits=n_threads or _default_threads or os.cpu_count() or 1, user_api="blas")
+
+
+@contextlib.contextmanager
+def default_threads(n_threads):
+    """Within this block, every fastbp call not given ``blas_threads`` uses ``n_threads`` BLAS threads.
+
+    For worker processes that share the machine with others: a prediction using all cores
+    would leave OpenBLAS threads spinning on cores the other workers are training on.
+    """
+    global _default_threads
+    previous, _default_threads = _default_threads, n_threads
+    try:
+        yield
+    finally:
+        _default_threads = previous

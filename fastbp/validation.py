@@ -24,9 +24,13 @@ def _check_finite(array, name):
 
 
 def _coerce(array, dtype, name):
-    """C-contiguous native ``dtype`` copy (or the array itself); refuses values the cast turns into inf."""
+    """C-contiguous, aligned, native ``dtype`` copy (or the array itself); refuses values the cast turns into inf.
+
+    Alignment matters: arrays received from other processes (Dask, shared memory) may be
+    unaligned, and Numba compiles a separate, slower kernel for those.
+    """
     with np.errstate(over="ignore"):
-        result = np.ascontiguousarray(array, dtype=dtype)
+        result = np.require(array, dtype=dtype, requirements=["C", "A"])
     if result is not array and not np.isfinite(result).all():
         limit = np.finfo(dtype).max
         raise ValueError(f"{name} must be within +-{limit:.4g} to fit {np.dtype(dtype).name}; larger values overflow")

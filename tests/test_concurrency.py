@@ -92,6 +92,15 @@ def _every_entry_point(dtype, X, y, tmp_path):
     return net
 
 
+def _unaligned(array):
+    """A copy of ``array`` whose data start one byte past an aligned address (as Dask may deliver it)."""
+    raw = np.zeros(array.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(raw.data, dtype=array.dtype, count=array.size, offset=1).reshape(array.shape)
+    out[...] = array
+    assert not out.flags.aligned
+    return out
+
+
 def test_compiled_signatures_do_not_grow_with_varied_inputs(tmp_path):
     X, y = _digits(120)
     nets = [_every_entry_point(dtype, X, y, tmp_path) for dtype in (np.float32, np.float64)]
@@ -99,7 +108,7 @@ def test_compiled_signatures_do_not_grow_with_varied_inputs(tmp_path):
     varied = [
         (X.astype(np.float64), y), (X.tolist(), y.tolist()), ((X * 16).astype(np.int64), y.astype(np.float32)),
         (np.asfortranarray(X), y), (X[::2], y[::2]), (X.astype(X.dtype.newbyteorder(">")), y),
-        (X > 0.5, y.astype(np.uint8)), (X[:1], y[:1]),
+        (X > 0.5, y.astype(np.uint8)), (X[:1], y[:1]), (_unaligned(X), _unaligned(y)),
     ]
     for net in nets:
         for Xv, yv in varied:

@@ -71,6 +71,11 @@ def test_results_do_not_depend_on_the_number_of_workers(digits, two_workers):
     shared = fastbp.sweep(X[:700], y[:700], GRID, client=two_workers, **kwargs)
     assert [r["scores"] for r in alone.table] == [r["scores"] for r in shared.table]
     assert len(alone.table[0]["scores"]) == 1  # one score per configuration on validation_data
+    # The best network is the one that was scored, identical to the same fit in this process.
+    net = fastbp.Network(shared.best_params["layers"], seed=0)
+    net.fit(X[:700], y[:700], epochs=3, batch_size=32, lr=shared.best_params["lr"], blas_threads=1, verbose=0)
+    assert np.array_equal(shared.best_network._params, net._params)
+    assert shared.best_network.score(X[700:], y[700:]) == shared.best_score
 
 
 def test_a_worker_killed_mid_sweep_costs_retries_not_results(digits):
@@ -149,3 +154,31 @@ def test_random_subset_and_early_stopping(digits, two_workers):
     assert [row["params"] for row in result.table] == fastbp.model_selection.expand_grid(grid, 3, 0)
     assert any(row["epochs"] < 60 for row in result.table)
     assert "score" in result.format_table().splitlines()[0]
+
+
+def test_cli_sweep_on_a_scheduler_address(two_workers, capsys):
+    from fastbp.cli import main
+    address = two_workers.scheduler.address
+    assert main(["sweep", "--grid", "lr=0.05,0.3", "--grid", "layers=64,16,10:64,32,10", "--cv", "2",
+                 "--epochs", "2", "--scheduler", address]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:2] == ["score", "std"] and len(lines) == 6
+    scores = [float(line.split()[0]) for line in lines[1:5]]
+    assert scores == sorted(scores, reverse=True) and lines[-1].startswith("best: {")
+
+
+def test_cli_sweep_refuses_a_bad_grid_in_one_line(capsys):
+    from fastbp.cli import main
+    assert main(["sweep", "--grid", "learning_rate=0.1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "grid keyword 'learning_rate'" in err[0]
+
+
+def test_the_same_sweep_twice_on_one_client(digits, two_workers):
+    """Regression: identical data scattered by two sweeps shared one key, and the first sweep's
+    release could take it from the second ("lost dependencies")."""
+    X, y = digits
+    kwargs = dict(validation_data=(X[700:], y[700:]), epochs=1, layers=[64, 10], client=two_workers, progress=False)
+    first = fastbp.sweep(X[:700], y[:700], {"lr": [0.1, 0.2]}, **kwargs)
+    second = fastbp.sweep(X[:700], y[:700], {"lr": [0.1, 0.2]}, **kwargs)
+    assert [r["scores"] for r in first.table] == [r["scores"] for r in second.table]

@@ -105,3 +105,13 @@ def test_bad_targets_for_the_other_losses():
         regression.fit(X, np.ones((10, 2)), verbose=0)
     with pytest.raises(ValueError, match="l2"):
         regression.loss(X, Y, l2=-1)
+
+
+def test_unaligned_input_reaches_the_kernels_aligned():
+    from fastbp.validation import check_features
+    raw = np.zeros(X.nbytes + 1, dtype=np.uint8)
+    unaligned = np.frombuffer(raw.data, dtype=X.dtype, count=X.size, offset=1).reshape(X.shape)
+    unaligned[...] = X
+    assert not unaligned.flags.aligned
+    coerced = check_features(unaligned, 4, np.float64)
+    assert coerced.flags.aligned and coerced.flags.c_contiguous and np.array_equal(coerced, X)

@@ -30,6 +30,7 @@ class SweepResult:
     best_score : float
         Its mean score: accuracy for classifiers, R^2 for regression.
     best_network : Network
+        With validation_data, the very network that was scored; with cross-validation,
         ``best_params`` trained again on all the training data.
     table : list of dict
         One row per configuration, in grid order: "params", "mean_score", "std_score",
@@ -130,10 +131,12 @@ def sweep(X, y, grid, *, validation_data=None, cv=None, n_iter=None, epochs=10, 
     folds = _folds(configs[0], fixed, X_all, y_all, validation_data, cv, seed)
 
     with _client(distributed, client) as active:
-        results = _run(distributed, active, data, configs, fixed, epochs, folds, validation_data, progress)
+        results, best_network = _run(distributed, active, data, configs, fixed, epochs, folds, validation_data,
+                                     progress)
     table = [_row(config, results[c]) for c, config in enumerate(configs)]
-    result = SweepResult(table, None)
-    result.best_network = _refit(X_all, y_all, result.best_params, fixed, epochs, validation_data)
+    result = SweepResult(table, best_network)
+    if best_network is None:  # cross-validated: train the best configuration on all the data
+        result.best_network = _refit(X_all, y_all, result.best_params, fixed, epochs)
     return result
 
 
@@ -172,39 +175,55 @@ def _folds(first, fixed, X, y, validation_data, cv, seed):
     return kfold_indices(y, cv, seed, stratified=net.loss_function == "cross_entropy")
 
 
+def local_cluster(n_workers=None):
+    """The LocalCluster ``sweep`` starts when given no client: ``n_workers`` (default: one per core)
+    single-threaded worker processes, without the workers' statistical profiler (it samples every
+    10 ms: CPU the fits need on a small machine)."""
+    import dask
+    import distributed
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return distributed.LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, dashboard_address=":0")
+
+
 @contextlib.contextmanager
 def _client(distributed, client):
     if client is not None:
         yield client
         return
-    cluster = distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    try:
-        with distributed.Client(cluster) as local:
-            yield local
-    finally:
-        cluster.close()
+    with local_cluster() as cluster, distributed.Client(cluster) as local:
+        yield local
 
 
 def _run(distributed, client, data, configs, fixed, epochs, folds, validation_data, progress):
     """Submit one task per (configuration, fold); returns results[config][fold]."""
     if not isinstance(data, H5Source):
-        [data] = client.scatter([data], broadcast=True)  # the data travel to each worker once
+        # The data travel to each worker once; hash=False gives this sweep its own key, so a
+        # finished sweep releasing the same data cannot take it from a new one.
+        [data] = client.scatter([data], broadcast=True, hash=False)
     if validation_data is not None:
-        [validation_data] = client.scatter([tuple(np.asarray(a) for a in validation_data)], broadcast=True)
+        [validation_data] = client.scatter([tuple(np.asarray(a) for a in validation_data)], broadcast=True,
+                                           hash=False)
+    # Scored on validation_data, each fit is already the best network's final training: keep the
+    # best one seen instead of training it again.
+    keep_network = validation_data is not None
     token = uuid.uuid4().hex[:12]
-    futures = {}
+    futures, where = [], {}
     for c, config in enumerate(configs):
         for f, (train, test) in enumerate(folds):
-            future = client.submit(fit_and_score, data, config, fixed, epochs, train, test, validation_data,
-                                   key=f"fastbp-fit-{token}-{c}-{f}")
-            futures[future] = (c, f)
+            futures.append(client.submit(fit_and_score, data, config, fixed, epochs, train, test, validation_data,
+                                         keep_network, key=f"fastbp-fit-{token}-{c}-{f}"))
+            where[futures[-1].key] = (c, f)
     results = [[None] * len(folds) for _ in configs]
-    finished = distributed.as_completed(list(futures))
-    for future in tqdm(finished, total=len(futures), unit="fit", disable=not progress, desc="sweep"):
-        c, f = futures[future]
-        results[c][f] = future.result()
-    return results
+    best = None
+    finished = distributed.as_completed(futures, with_results=True)
+    for future, result in tqdm(finished, total=len(futures), unit="fit", disable=not progress, desc="sweep"):
+        c, f = where[future.key]
+        network = result.pop("network", None)
+        if network is not None and (best is None or (result["score"], -c) > (best[0], -best[1])):
+            best = (result["score"], c, network)
+        results[c][f] = result
+    return results, (None if best is None else best[2])
 
 
 def _row(config, fold_results):
@@ -214,13 +233,9 @@ def _row(config, fold_results):
             "epochs": float(np.mean([r["epochs"] for r in fold_results]))}
 
 
-def _refit(X, y, best_params, fixed, epochs, validation_data):
+def _refit(X, y, best_params, fixed, epochs):
     network_kwargs, fit_kwargs = split_keywords({**fixed, **best_params})
-    if fit_kwargs.get("early_stopping"):
-        if validation_data is None:
-            fit_kwargs.pop("early_stopping")  # no held-out set left: train the full epochs
-        else:
-            fit_kwargs["validation_data"] = validation_data
+    fit_kwargs.pop("early_stopping", None)  # no held-out set is left: train the full epochs
     net = Network(**network_kwargs)
     net.fit(X, y, epochs=epochs, verbose=0, blas_threads=1, **fit_kwargs)
     return net
