@@ -9,6 +9,7 @@ from numba import njit
 
 from .activations import activate, scale_by_derivative
 from .config import JIT_OPTIONS
+from .views import transpose
 
 
 # m * k * n up to which plain loops replace a BLAS call (whose fixed cost dominates tiny products).
@@ -47,7 +48,7 @@ def dense_forward(A_prev, W, b, code, out):
 @njit(**JIT_OPTIONS)
 def hidden_delta(delta, W, A_prev, code, out):
     """out = (delta @ W.T) * f'(A_prev); delta (m, fan_out), W (fan_in, fan_out), A_prev/out (m, fan_in)."""
-    matmul(delta, W.T, out)
+    matmul(delta, transpose(W), out)
     scale_by_derivative(out, A_prev, code)
 
 
@@ -57,7 +58,7 @@ def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
 
     A_prev (m, fan_in), delta (m, fan_out), W/dW (fan_in, fan_out), db (fan_out,).
     """
-    matmul(A_prev.T, delta, dW)
+    matmul(transpose(A_prev), delta, dW)
     m, n = delta.shape
     for j in range(n):
         db[j] = 0.0

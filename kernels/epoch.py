@@ -20,9 +20,19 @@ from .config import JIT_OPTIONS
 from .dense import dense_forward, hidden_delta, weight_gradient
 from .losses import count_correct, output_delta
 from .optimizers import L2, apply_update
+from .views import vector, view
 
 XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
 N_WORK = 7
+
+
+@njit(**JIT_OPTIONS)
+def detach(work):
+    """The workspace tuple as views without reference counts (see ``views``), made once per call."""
+    return (vector(work[XB], 0, work[XB].shape[0]), vector(work[YB], 0, work[YB].shape[0]),
+            vector(work[HIDDEN], 0, work[HIDDEN].shape[0]), vector(work[LOGITS], 0, work[LOGITS].shape[0]),
+            vector(work[OUTPUT], 0, work[OUTPUT].shape[0]), vector(work[DELTA_A], 0, work[DELTA_A].shape[0]),
+            vector(work[DELTA_B], 0, work[DELTA_B].shape[0]))
 
 
 @njit(**JIT_OPTIONS)
@@ -32,15 +42,9 @@ def layer_params(params, sizes, layer):
     for k in range(layer):
         offset += sizes[k] * sizes[k + 1] + sizes[k + 1]
     fan_in, fan_out = sizes[layer], sizes[layer + 1]
-    W = params[offset:offset + fan_in * fan_out].reshape((fan_in, fan_out))
-    b = params[offset + fan_in * fan_out:offset + fan_in * fan_out + fan_out]
+    W = view(params, offset, fan_in, fan_out)
+    b = vector(params, offset + fan_in * fan_out, fan_out)
     return W, b
-
-
-@njit(**JIT_OPTIONS)
-def view(buffer, offset, m, n):
-    """A (m, n) C-contiguous view of a flat buffer starting at ``offset``."""
-    return buffer[offset:offset + m * n].reshape((m, n))
 
 
 @njit(**JIT_OPTIONS)
@@ -74,7 +78,7 @@ def batch_rows(source, order, start, m, buffer):
             break
     k = source.shape[1]
     if consecutive:
-        return view(source.reshape(-1), first * k, m, k)
+        return view(source, first * k, m, k)
     out = view(buffer, 0, m, k)
     gather_rows(source, order, start, m, out)
     return out
@@ -142,16 +146,18 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     n = X.shape[0]
     n_out = Y.shape[1]
     out_code = codes[codes.shape[0] - 1]
-    grads = state[0]
-    moments = (state[1], state[2])
+    work = detach(work)
+    grads = vector(state[0], 0, state[0].shape[0])
+    moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     for epoch in range(orders.shape[0]):
         total = 0.0
         correct = 0
         cost = 0.0
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            Xb = batch_rows(X, orders[epoch], start, m, work[XB])
-            Yb = batch_rows(Y, orders[epoch], start, m, work[YB])
+            order = vector(orders, epoch * n, n)
+            Xb = batch_rows(X, order, start, m, work[XB])
+            Yb = batch_rows(Y, order, start, m, work[YB])
             forward(Xb, params, sizes, codes, work)
             batch_total = backward(Xb, Yb, params, grads, sizes, codes, loss_code, hyper[L2], work)
             if not np.isfinite(batch_total):
@@ -175,7 +181,7 @@ def predict_output(X, params, sizes, codes, capacity, work, out):
     n_layers = sizes.shape[0] - 1
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
-        Xb = view(X.reshape(-1), start * n_in, m, n_in)
+        Xb = view(X, start * n_in, m, n_in)
         Z = forward(Xb, params, sizes, codes, work)
         activate(Z, out[start:start + m], codes[n_layers - 1])
 
@@ -190,8 +196,8 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
     correct = 0
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
-        Xb = view(X.reshape(-1), start * n_in, m, n_in)
-        Yb = view(Y.reshape(-1), start * n_out, m, n_out)
+        Xb = view(X, start * n_in, m, n_in)
+        Yb = view(Y, start * n_out, m, n_out)
         Z = forward(Xb, params, sizes, codes, work)
         A_out = view(work[OUTPUT], 0, m, n_out)
         total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
@@ -203,7 +209,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
 def batch_gradients(X, Y, params, grads, sizes, codes, loss_code, l2, work):
     """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch into grads; returns n * cost."""
     n = X.shape[0]
-    Xb = view(X.reshape(-1), 0, n, X.shape[1])
-    Yb = view(Y.reshape(-1), 0, n, Y.shape[1])
+    Xb = view(X, 0, n, X.shape[1])
+    Yb = view(Y, 0, n, Y.shape[1])
     forward(Xb, params, sizes, codes, work)
     return backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work)
