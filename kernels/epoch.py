@@ -183,7 +183,9 @@ def predict_output(X, params, sizes, codes, capacity, work, out):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
         Z = forward(Xb, params, sizes, codes, work)
-        activate(Z, out[start:start + m], codes[n_layers - 1])
+        rows = out[start:start + m]
+        rows[...] = Z
+        activate(rows, codes[n_layers - 1])
 
 
 @njit(**JIT_OPTIONS)

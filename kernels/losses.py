@@ -7,7 +7,7 @@ encoded by the Python layer. Losses are accumulated in float64.
 import numpy as np
 from numba import njit
 
-from .activations import SIGMOID, SOFTMAX, activate, scale_by_derivative
+from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, scale_by_derivative
 from .config import JIT_OPTIONS
 
 CROSS_ENTROPY, BINARY_CROSS_ENTROPY, MSE = 0, 1, 2
@@ -21,27 +21,37 @@ def output_delta(Z, Y, out_code, loss_code, A, delta):
     computed from the logits Z, so no log(0) is ever taken.
     """
     m, n = Z.shape
-    activate(Z, A, out_code)
     total = 0.0
     if loss_code == CROSS_ENTROPY:
+        # Softmax and log-sum-exp from one set of exponentials.
         for i in range(m):
-            zmax = Z[i, 0]
+            zmax = np.float64(Z[i, 0])
             for j in range(1, n):
-                zmax = max(zmax, Z[i, j])
+                zmax = max(zmax, np.float64(Z[i, j]))
             sum_exp = 0.0
             for j in range(n):
-                sum_exp += np.exp(np.float64(Z[i, j]) - zmax)
+                e = exp_nonpositive(Z[i, j] - zmax)
+                A[i, j] = e
+                sum_exp += e
             log_sum_exp = zmax + np.log(sum_exp)
+            inv = 1.0 / sum_exp
             for j in range(n):
                 y = Y[i, j]
+                a = A[i, j] * inv
+                A[i, j] = a
                 total += y * (log_sum_exp - Z[i, j])
-                delta[i, j] = (A[i, j] - y) / m
-    elif loss_code == BINARY_CROSS_ENTROPY:
+                delta[i, j] = (a - y) / m
+        return total
+    for i in range(m):
+        for j in range(n):
+            A[i, j] = Z[i, j]
+    activate(A, out_code)
+    if loss_code == BINARY_CROSS_ENTROPY:
         for i in range(m):
             for j in range(n):
                 z = np.float64(Z[i, j])
                 y = Y[i, j]
-                total += max(z, 0.0) - z * y + np.log1p(np.exp(-abs(z)))
+                total += max(z, 0.0) - z * y + np.log1p(exp_nonpositive(-abs(z)))
                 delta[i, j] = (A[i, j] - y) / (m * n)
         total /= n
     else:

@@ -63,6 +63,7 @@ BAD_FIT_SETTINGS = {
     "beta1": (dict(optimizer="adam", beta1=1.0), ValueError, r"beta1 must be a finite number in \[0, 1\)"),
     "epsilon": (dict(optimizer="adam", epsilon=0.0), ValueError, r"epsilon must be a finite number in \(0"),
     "blas_threads": (dict(blas_threads=0), ValueError, "blas_threads must be an integer >= 1"),
+    "chunk_size": (dict(chunk_size=0), ValueError, "chunk_size must be an integer >= 1"),
     "early_stopping alone": (dict(early_stopping=2), ValueError, "early_stopping needs validation_data"),
     "callbacks": (dict(callbacks=[1]), TypeError, r"callbacks\[0\] must be callable"),
     "validation_data": (dict(validation_data=X), TypeError, "validation_data must be a tuple"),

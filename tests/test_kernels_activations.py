@@ -12,19 +12,11 @@ CODES = {"linear": K.LINEAR, "relu": K.RELU, "sigmoid": K.SIGMOID, "tanh": K.TAN
 @pytest.mark.parametrize("name", list(CODES))
 def test_activate_matches_reference(name, dtype, rng):
     Z = rng.normal(scale=3, size=(7, 5)).astype(dtype)
-    A = np.empty_like(Z)
-    K.activate(Z, A, CODES[name])
+    A = Z.copy()
+    K.activate(A, CODES[name])
     expected = reference.activation(name, Z.astype(np.float64))
     tol = 1e-12 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(A, expected, rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu", "linear"])
-def test_activate_in_place(name, rng):
-    Z = rng.normal(size=(4, 6))
-    expected = reference.activation(name, Z)
-    K.activate(Z, Z, CODES[name])
-    np.testing.assert_allclose(Z, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -43,11 +35,31 @@ def test_derivative_from_output_matches_reference(name, dtype, rng):
 def test_sigmoid_and_softmax_never_overflow(dtype):
     Z = np.array([[-1e4, 0.0, 1e4], [-800.0, 800.0, 80.0]], dtype=dtype)
     for code in (K.SIGMOID, K.SOFTMAX, K.TANH):
-        A = np.empty_like(Z)
+        A = Z.copy()
         with np.errstate(all="raise"):
-            K.activate(Z, A, code)
+            K.activate(A, code)
         assert np.isfinite(A).all()
-    A = np.empty_like(Z)
-    K.activate(Z, A, K.SOFTMAX)
+    A = Z.copy()
+    K.activate(A, K.SOFTMAX)
     np.testing.assert_allclose(A.sum(axis=1), 1, rtol=1e-6)
     assert A[0, 2] == 1 and A[0, 0] == 0
+
+
+def test_exp_nonpositive_is_within_two_ulp_of_numpy():
+    from numba import njit
+    exp = K.exp_nonpositive
+
+    @njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp(x[i])
+
+    rng = np.random.default_rng(0)
+    x = -np.concatenate([rng.uniform(0, 708, 100_000), rng.uniform(0, 1, 100_000), rng.uniform(0, 1e-8, 1000),
+                         [0.0, 5e-324, 1e-300, np.log(2), 707.999]])
+    out = np.empty_like(x)
+    apply(x, out)
+    assert np.all(np.abs(out - np.exp(x)) <= 2 * np.spacing(np.exp(x)))
+    tail = np.array([-708.5, -745.2, -1e4, -np.inf])
+    apply(tail, tail_out := np.empty(4))
+    assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage

@@ -33,7 +33,7 @@ def activation_code(activation):
 def elementwise(z, code, name="z"):
     """f(z) for an array (or scalar) of any shape; a new float64 array (a scalar for a scalar)."""
     out = np.array(z, dtype=np.float64, order="C")  # C order: reshape below must be a view
-    act.activate(out.reshape(1, -1), out.reshape(1, -1), code)
+    act.activate(out.reshape(1, -1), code)
     return out[()] if out.ndim == 0 else out
 
 
