@@ -97,7 +97,7 @@ def forward(Xb, params, sizes, codes, work):
         A_prev = A
     W, b = layer_params(params, sizes, n_layers - 1)
     Z = view(work[LOGITS], 0, m, sizes[n_layers])
-    dense_forward(A_prev, W, b, LINEAR, Z)
+    dense_forward(A_prev, W, b, np.intp(LINEAR), Z)  # an intp like codes[layer]: one compiled version
     return Z
 
 
@@ -178,13 +178,17 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
 def predict_output(X, params, sizes, codes, capacity, work, out):
     """out = network output for X (n, n_in), in chunks of ``capacity`` rows; out (n, n_out)."""
     n, n_in = X.shape
+    n_out = out.shape[1]
     n_layers = sizes.shape[0] - 1
+    work = detach(work)
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
         Z = forward(Xb, params, sizes, codes, work)
-        rows = out[start:start + m]
-        rows[...] = Z
+        rows = view(out, start * n_out, m, n_out)
+        for i in range(m):
+            for j in range(n_out):
+                rows[i, j] = Z[i, j]
         activate(rows, codes[n_layers - 1])
 
 
@@ -194,6 +198,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
     n, n_in = X.shape
     n_out = Y.shape[1]
     out_code = codes[codes.shape[0] - 1]
+    work = detach(work)
     total = 0.0
     correct = 0
     for start in range(0, n, capacity):
@@ -211,6 +216,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
 def batch_gradients(X, Y, params, grads, sizes, codes, loss_code, l2, work):
     """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch into grads; returns n * cost."""
     n = X.shape[0]
+    work = detach(work)
     Xb = view(X, 0, n, X.shape[1])
     Yb = view(Y, 0, n, Y.shape[1])
     forward(Xb, params, sizes, codes, work)
