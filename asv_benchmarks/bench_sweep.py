@@ -12,7 +12,10 @@ class Sweep:
     timeout = 600
 
     def setup(self, workers):
-        import distributed
+        try:
+            import distributed
+        except ImportError:
+            raise NotImplementedError("Dask distributed is not installed")  # asv skips the benchmark
 
         from fastbp.dask_sweep import local_cluster
         self.cluster = local_cluster(workers)
