@@ -95,7 +95,8 @@ def sweep(X, y, grid, *, validation_data=None, cv=None, n_iter=None, epochs=10, 
         A progress bar counting finished fits.
     **fixed
         Network and fit keywords shared by every configuration (``layers`` is required here
-        or in the grid).
+        or in the grid). With ``early_stopping``, each fit watches the set it is scored on
+        (the held-out fold or validation_data), so its score is slightly optimistic.
 
     Returns
     -------
