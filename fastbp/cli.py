@@ -128,6 +128,10 @@ def _read_data(args, need_y=True):
 
 def train(args):
     """Train, print held-out accuracy (R^2 for regression) and return it."""
+    if args.plot:
+        import importlib.util
+        if importlib.util.find_spec("matplotlib") is None:  # say so before training, not after
+            raise ImportError('--plot needs matplotlib: pip install "fastbp[plot]"')
     X, y, source = _read_data(args)
     if not 0 < args.holdout < 1:
         raise ValueError(f"--holdout must be a fraction in (0, 1), got {args.holdout}")

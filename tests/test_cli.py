@@ -105,3 +105,12 @@ def test_the_installed_fastbp_command_runs(tmp_path):
     result = subprocess.run([str(script), "info", "--help"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "usage: fastbp info" in result.stdout
+
+
+def test_plot_without_matplotlib_fails_before_training(monkeypatch, capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["train", "--plot", "c.png", "--verbose", "0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and 'pip install "fastbp[plot]"' in captured.err
