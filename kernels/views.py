@@ -7,7 +7,7 @@ step makes dozens of views; profiled with perf, those atomics were half of an XO
 ``numba.farray``), so they cost nothing to make. They do not keep their buffer alive: use
 them only within the compiled call that received the buffer, as every kernel here does.
 """
-from numba import carray, farray, njit, types
+from numba import carray, errors, farray, njit, types
 from numba.extending import intrinsic, overload
 
 from .config import JIT_OPTIONS
@@ -16,12 +16,25 @@ from .config import JIT_OPTIONS
 @intrinsic
 def _address(typingctx, buffer, offset):
     """Pointer to element ``offset`` of a C-contiguous array, counted in the flat order (no bounds check)."""
+    if not isinstance(buffer, types.Array) or buffer.layout != "C":
+        raise errors.TypingError(f"views need a C-contiguous array, got {buffer}")  # flat offsets assume C order
     signature = types.CPointer(buffer.dtype)(buffer, offset)
 
     def codegen(context, builder, sig, args):
         array = context.make_array(sig.args[0])(context, builder, args[0])
         return builder.gep(array.data, [args[1]])
     return signature, codegen
+
+
+@intrinsic
+def _start(typingctx, array):
+    """Pointer to the first element of a C- or F-contiguous array."""
+    if not isinstance(array, types.Array) or array.layout not in "CF":
+        raise errors.TypingError(f"a contiguous array is needed, got {array}")
+
+    def codegen(context, builder, sig, args):
+        return context.make_array(sig.args[0])(context, builder, args[0]).data
+    return types.CPointer(array.dtype)(array), codegen
 
 
 @njit(**JIT_OPTIONS)
@@ -47,11 +60,11 @@ def _transpose(A):
     if A.layout == "C":
         def transpose_c(A):
             m, n = A.shape
-            return farray(_address(A, 0), (n, m))
+            return farray(_start(A), (n, m))
         return transpose_c
     if A.layout == "F":
         def transpose_f(A):
             m, n = A.shape
-            return carray(_address(A, 0), (n, m))
+            return carray(_start(A), (n, m))
         return transpose_f
     return lambda A: A.T

@@ -41,3 +41,9 @@ def test_transpose_of_either_layout(order):
     A = np.asarray(np.arange(12.0).reshape(3, 4), order=order)
     np.testing.assert_array_equal(_transposed(A), A.T)
     np.testing.assert_array_equal(_transposed(A[:, ::2]), A[:, ::2].T)  # neither layout: plain .T
+
+
+def test_views_of_non_c_arrays_are_refused_when_compiling():
+    from numba.core.errors import TypingError
+    with pytest.raises(TypingError, match="C-contiguous"):
+        _views(np.zeros((4, 3), order="F"), 0, 2, 3)
