@@ -117,7 +117,8 @@ def check_configurations(configs, X, y, fixed, epochs):
             if fit_kwargs.get("early_stopping"):
                 fit_kwargs["validation_data"] = (X[:2], y[:2])
             net.fit(X[:2], y[:2], epochs=0, verbose=0, **fit_kwargs)  # checks every setting, trains nothing
-            learning_rates(fit_kwargs.get("lr", 0.01) or 0.01, epochs)  # a schedule's values too
+            if callable(fit_kwargs.get("lr")):
+                learning_rates(fit_kwargs["lr"], epochs)  # a schedule's values, for every epoch
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"configuration {config}: {exc}") from None
 

@@ -59,3 +59,11 @@ def test_fit_and_score_is_deterministic():
     args = ((X, y), {"lr": 0.1}, {"layers": [4, 6, 3], "seed": 2}, 5, np.arange(40), np.arange(40, 60))
     first, second = fit_and_score(*args), fit_and_score(*args)
     assert first["score"] == second["score"] and first["epochs"] == 5
+
+
+def test_check_configurations_checks_schedules_over_all_epochs():
+    from fastbp.model_selection import check_configurations
+    X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    check_configurations([{"lr": lambda e: 0.1}], X, y, {"layers": [3, 2]}, epochs=5)
+    with pytest.raises(ValueError, match=r"configuration .*lr\(3\)"):
+        check_configurations([{"lr": lambda e: 0.1 if e < 3 else 0.0}], X, y, {"layers": [3, 2]}, epochs=5)
