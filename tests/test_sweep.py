@@ -86,23 +86,25 @@ def test_a_worker_killed_mid_sweep_costs_retries_not_results(digits):
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         pids = client.run(os.getpid)
         victim_address, victim_pid = sorted(pids.items())[0]
-        killed = threading.Event()
+        killed_at = []
 
         def kill_when_busy():
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not client.processing().get(victim_address):
                 time.sleep(0.02)
-            time.sleep(0.1)  # inside a fit
+            time.sleep(0.1)  # inside a fit: each takes about 0.3 s here
             os.kill(victim_pid, signal.SIGKILL)
-            killed.set()
+            killed_at.append(time.monotonic())
 
         killer = threading.Thread(target=kill_when_busy, daemon=True)
         killer.start()
-        result = fastbp.sweep(X, y, grid, cv=2, epochs=40, client=client, progress=False, **fixed)
+        result = fastbp.sweep(X, y, grid, cv=2, epochs=200, client=client, progress=False, **fixed)
+        finished_at = time.monotonic()
         killer.join()
-        assert killed.is_set() and victim_pid not in client.run(os.getpid).values()  # it was replaced
+        assert killed_at and killed_at[0] < finished_at  # the kill happened during the sweep
+        assert victim_pid not in client.run(os.getpid).values()  # and the worker was replaced
     folds = kfold_indices(y, 2, seed=0, stratified=True)
-    expected = [[fit_and_score((X, y), config, {"seed": 0, **fixed}, 40, train, test)["score"]
+    expected = [[fit_and_score((X, y), config, {"seed": 0, **fixed}, 200, train, test)["score"]
                  for train, test in folds] for config in fastbp.model_selection.expand_grid(grid)]
     assert [row["scores"] for row in result.table] == expected
 
