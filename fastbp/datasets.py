@@ -1,9 +1,10 @@
 """Data sets: the digits set shipped with fastbp, and named datasets read from HDF5 files."""
-import os
 from importlib import resources
 
 import h5py
 import numpy as np
+
+from fastbp.io import open_h5
 
 
 def load_digits(dtype=np.float32):
@@ -65,13 +66,7 @@ def load_h5(path, x="X", y="y", dtype=None):
     --------
     >>> X, y = load_h5("train.h5", x="features", y="labels")   # doctest: +SKIP
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no data file at {path!r}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file: {exc}") from None
+    path, f = open_h5(path, "data file")
     with f:
         X = _dataset(f, path, x, "x")[()]
         if dtype is not None:

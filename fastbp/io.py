@@ -68,6 +68,18 @@ def save(net, path):
         raise
 
 
+def open_h5(path, what, error=ValueError):
+    """(path as str, h5py.File open for reading); FileNotFoundError naming ``what`` if there is no
+    file, ``error`` if the file is not readable as HDF5."""
+    path = _check_path(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no {what} at {path!r}")
+    try:
+        return path, h5py.File(path, "r")
+    except OSError as exc:
+        raise error(f"{path}: not a readable HDF5 file (truncated or not HDF5): {exc}") from None
+
+
 def _check_path(path):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file name (str or os.PathLike), got {path!r}")
@@ -146,13 +158,7 @@ def load(path):
         If the file is not HDF5, is truncated, is not a fastbp model, was written by a
         newer format version, or holds inconsistent data; the message names the file.
     """
-    path = _check_path(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path!r}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ModelFileError(f"{path}: not a readable HDF5 file (truncated or not HDF5): {exc}") from None
+    path, f = open_h5(path, "model file", ModelFileError)
     try:
         with f:
             return _read(f)
