@@ -8,7 +8,7 @@ without copying.
 import numpy as np
 
 from fastbp.kernels import activations as act
-from fastbp.kernels.dense import dense_forward, matmul
+from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
 
 ACTIVATIONS = {"sigmoid": act.SIGMOID, "relu": act.RELU}
 
@@ -85,13 +85,14 @@ def linear_backward(dZ, W, A_prev):
     n_l, m = dZ.shape
     if W.shape[0] != n_l or A_prev.shape != (W.shape[1], m):
         raise ValueError(f"dZ {dZ.shape}, W {W.shape} and A_prev {A_prev.shape} do not fit together")
-    # The products in the seed's own layout: for the cat net's skinny first layer, dZ @ A_prev.T
-    # (20x209 by 209x12288) measured 2.2 ms here, against 3.4 ms for the row-major A_prev @ dZ.T.
-    dW, dA_prev = np.empty(W.shape), np.empty(A_prev.shape)
-    matmul(dZ, A_prev.T, dW)
-    matmul(W.T, dZ, dA_prev)
+    dW_rows, db = np.empty((W.shape[1], n_l)), np.empty(n_l)
+    weight_gradient(A_prev.T, dZ.T, W.T, 0.0, dW_rows, db)
+    dA_prev_rows = np.empty((m, W.shape[1]))
+    hidden_delta(dZ.T, W.T, dA_prev_rows, act.LINEAR, dA_prev_rows)
+    dW = dW_rows.T
     dW *= 1.0 / m
-    return dA_prev, dW, dZ.sum(axis=1, keepdims=True) / m
+    db *= 1.0 / m
+    return dA_prev_rows.T, dW, db.reshape(-1, 1)
 
 
 def check_parameters(parameters, n_features=None):
