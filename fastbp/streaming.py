@@ -3,6 +3,7 @@
 Both sources offer ``train(runner, rng, count, first_epoch) -> (cost sums, correct counts)``
 per epoch, so the training schedule does not care where the samples live.
 """
+import h5py
 import numpy as np
 
 from fastbp.validation import check_int
@@ -11,10 +12,8 @@ CHUNK_BYTES = 32 << 20  # default rows read from disk at a time: about this many
 
 
 def is_h5_dataset(value):
-    """True for an h5py Dataset (checked without importing h5py when it is not loaded)."""
-    import sys
-    h5py = sys.modules.get("h5py")
-    return h5py is not None and isinstance(value, h5py.Dataset)
+    """True for an h5py Dataset, which ``fit`` streams instead of reading whole."""
+    return isinstance(value, h5py.Dataset)
 
 
 def epoch_orders(rng, n_samples, n_epochs, shuffle):
