@@ -6,7 +6,7 @@ from fastbp.kernels import epoch as kernels
 from fastbp import threads
 from fastbp.schedules import learning_rates
 from fastbp.streaming import InMemoryData, StreamedData, is_h5_dataset
-from fastbp.training import allocate_work, fit_network
+from fastbp.training import allocate_work, batch_gradients, fit_network
 from fastbp.validation import check_bool, check_choice, check_features, check_float, check_int, check_targets
 
 PREDICT_CHUNK = 1024  # rows per compiled forward pass: bounds the workspace of predict/evaluate
@@ -338,12 +338,7 @@ class Network:
         """
         l2 = check_float(l2, "l2", 0, np.inf, high_open=True)
         X, Y = self._data(X, y)
-        grads = np.zeros_like(self._params)
-        work = allocate_work(self.layers, X.shape[0], self.dtype, gather=False)
-        with threads.blas_threads(None):
-            kernels.batch_gradients(X, Y, self._params, grads, self._sizes, self._codes,
-                                    self._loss_code, l2, work)
-        return layer_views(grads, self.layers)
+        return layer_views(batch_gradients(self, X, Y, l2), self.layers)
 
     def save(self, path):
         """Write the network to an HDF5 model file, atomically; read it back with ``fastbp.load``.

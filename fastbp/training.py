@@ -233,6 +233,26 @@ def _stop_on_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
+def batch_gradients(net, X, Y, l2):
+    """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch: a flat array like ``net._params``.
+
+    One step of the training kernel on the samples in order, with the NO_UPDATE optimizer:
+    the gradients come from the very code that trains, and no second kernel is compiled.
+    """
+    n = X.shape[0]
+    grads = np.zeros_like(net._params)
+    no_moments = np.zeros(0, net.dtype)
+    hyper = np.zeros(optimizers.N_HYPER)
+    hyper[optimizers.L2] = l2
+    order = np.arange(n, dtype=np.intp).reshape(1, n)  # consecutive rows: the batch is X itself, not a copy
+    with threads.blas_threads(None):
+        kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
+                             optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
+                             allocate_work(net.layers, n, net.dtype, gather=False),
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
+    return grads
+
+
 def allocate_work(sizes, capacity, dtype, gather=True):
     """The kernels' workspace (see ``fastbp.kernels.epoch``) for batches of up to ``capacity`` rows.
 

@@ -210,14 +210,3 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
         total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
         correct += count_correct(A_out, Yb, out_code)
     return total, correct
-
-
-@njit(**JIT_OPTIONS)
-def batch_gradients(X, Y, params, grads, sizes, codes, loss_code, l2, work):
-    """Gradients of the cost over all of X (n, n_in), Y (n, n_out) as one batch into grads; returns n * cost."""
-    n = X.shape[0]
-    work = detach(work)
-    Xb = view(X, 0, n, X.shape[1])
-    Yb = view(Y, 0, n, Y.shape[1])
-    forward(Xb, params, sizes, codes, work)
-    return backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work)

@@ -9,7 +9,8 @@ from numba import njit
 
 from .config import JIT_OPTIONS
 
-SGD, ADAM = 0, 1
+# NO_UPDATE leaves the parameters alone: a training step that only computes the gradients.
+SGD, ADAM, NO_UPDATE = 0, 1, 2
 LR, MOMENTUM, NESTEROV, L2, BETA1, BETA2, EPSILON = range(7)
 N_HYPER = 7
 
@@ -54,5 +55,5 @@ def apply_update(optimizer, params, grads, state, hyper, step):
     if optimizer == ADAM:
         adam_update(params, grads, state[0], state[1], hyper[LR], hyper[BETA1], hyper[BETA2],
                     hyper[EPSILON], step)
-    else:
+    elif optimizer == SGD:
         sgd_update(params, grads, state[0], hyper[LR], hyper[MOMENTUM], hyper[NESTEROV] != 0)
