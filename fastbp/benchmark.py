@@ -14,12 +14,11 @@ import time
 import warnings
 
 import numpy as np
-
 from threadpoolctl import threadpool_info
 
 from fastbp import compat, numpy_peers
-from fastbp.kernels import dense
 from fastbp.datasets import load_digits
+from fastbp.kernels import dense
 from fastbp.network import Network
 
 

@@ -37,37 +37,35 @@ def _c_contiguous_buffer(buffer, *integers):
         raise errors.TypingError(f"view offsets and extents must be integers, got {integers}")
 
 
-def _view_codegen(n_dims):
-    """Code for a C-contiguous view with no meminfo: args are (buffer, offset, *shape)."""
-    def codegen(context, builder, sig, args):
-        buffer_type, view_type = sig.args[0], sig.return_type
-        intp = [context.cast(builder, value, ty, types.intp) for value, ty in zip(args[1:], sig.args[1:])]
-        offset, shape = intp[0], intp[1:]
-        data = builder.gep(context.make_array(buffer_type)(context, builder, args[0]).data, [offset])
-        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(view_type.dtype)))
-        strides, stride = [], itemsize
-        for extent in reversed(shape):
-            strides.insert(0, stride)
-            stride = builder.mul(stride, extent)
-        result = context.make_array(view_type)(context, builder)
-        populate_array(result, data=data, shape=cgutils.pack_array(builder, shape),
-                       strides=cgutils.pack_array(builder, strides), itemsize=itemsize, meminfo=None)
-        return result._getvalue()
-    return codegen
+def _view_codegen(context, builder, sig, args):
+    """Code for a C-contiguous view with no meminfo; args are (buffer, offset, *shape)."""
+    buffer_type, view_type = sig.args[0], sig.return_type
+    intp = [context.cast(builder, value, ty, types.intp) for value, ty in zip(args[1:], sig.args[1:])]
+    offset, shape = intp[0], intp[1:]
+    data = builder.gep(context.make_array(buffer_type)(context, builder, args[0]).data, [offset])
+    itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(view_type.dtype)))
+    strides, stride = [], itemsize
+    for extent in reversed(shape):  # C order: the last axis is contiguous
+        strides.insert(0, stride)
+        stride = builder.mul(stride, extent)
+    result = context.make_array(view_type)(context, builder)
+    populate_array(result, data=data, shape=cgutils.pack_array(builder, shape),
+                   strides=cgutils.pack_array(builder, strides), itemsize=itemsize, meminfo=None)
+    return result._getvalue()
 
 
 @intrinsic
 def view(typingctx, buffer, offset, m, n):
     """(m, n) C-contiguous view of a C-contiguous ``buffer`` (any ndim) from flat element ``offset``."""
     _c_contiguous_buffer(buffer, offset, m, n)
-    return types.Array(buffer.dtype, 2, "C")(buffer, offset, m, n), _view_codegen(2)
+    return types.Array(buffer.dtype, 2, "C")(buffer, offset, m, n), _view_codegen
 
 
 @intrinsic
 def vector(typingctx, buffer, offset, n):
     """(n,) view of a C-contiguous ``buffer`` from flat element ``offset``."""
     _c_contiguous_buffer(buffer, offset, n)
-    return types.Array(buffer.dtype, 1, "C")(buffer, offset, n), _view_codegen(1)
+    return types.Array(buffer.dtype, 1, "C")(buffer, offset, n), _view_codegen
 
 
 def transpose(A):

@@ -29,3 +29,14 @@ def test_adam_three_steps(dtype, rng):
         p, m1, m2 = reference.adam_step(p, g, m1, m2, t, 0.01)
     np.testing.assert_allclose(params, p, rtol=TOL[dtype], atol=TOL[dtype])
     np.testing.assert_allclose(s2, m2, rtol=TOL[dtype], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_no_update_leaves_parameters_and_state_alone(dtype, rng):
+    params, grads = rng.normal(size=10).astype(dtype), rng.normal(size=10).astype(dtype)
+    state = (rng.normal(size=10).astype(dtype), rng.normal(size=10).astype(dtype))
+    before = [params.copy(), state[0].copy(), state[1].copy()]
+    hyper = np.full(O.N_HYPER, 0.5)
+    O.apply_update(O.NO_UPDATE, params, grads, state, hyper, 3)
+    for after, kept in zip([params, *state], before):
+        np.testing.assert_array_equal(after, kept)
