@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_info
 
 from fastbp import compat, numpy_peers
 from fastbp.datasets import load_digits
-from fastbp.kernels import dense
+from fastbp.kernels import blas, dense
 from fastbp.network import Network
 
 
@@ -107,7 +107,7 @@ def mnist_row(table, torch, n_samples, batch_size=64, repeats=2, label=None):
 
 
 def _gemm_bound(n_samples):
-    # Through the kernels' own matmul: Numba calls SciPy's OpenBLAS, which may not be NumPy's.
+    # Through the kernels' own matmul, so the bound uses the BLAS the kernels call (fastbp.kernels.blas).
     a, out = np.ones((2048, 2048), dtype=np.float32), np.empty((2048, 2048), dtype=np.float32)
     seconds = best_time(lambda: dense.matmul(a, a, out), 3)
     peak = 2 * 2048 ** 3 / seconds
@@ -285,7 +285,8 @@ def run(quick=False):
         torch.set_num_threads(os.cpu_count() or 1)
     print(f"fastbp benchmark: {os.cpu_count()} cores; peers: numpy"
           f"{', pytorch ' + torch.__version__ if torch else ''}{', scikit-learn ' + sklearn.__version__ if sklearn else ''}")
-    print(blas_summary() + (f"; pytorch CPU capability {torch.backends.cpu.get_cpu_capability()}" if torch else ""))
+    print(blas_summary() + f"; kernels call {blas.BLAS_LIBRARY}"
+          + (f"; pytorch CPU capability {torch.backends.cpu.get_cpu_capability()}" if torch else ""))
     print(f"{'work':<48} {'who':<22} {'time':>14} {'peer/fastbp':>9} target")
     table = Table()
     xor_row(table)

@@ -1,6 +1,6 @@
 """Who owns the cores: fastbp's kernels are serial and BLAS gets the threads.
 
-The kernels call SciPy's OpenBLAS through Numba's ``np.dot``. Running a Numba
+The kernels call NumPy's OpenBLAS (see :mod:`fastbp.kernels.blas`). Running a Numba
 thread pool beside OpenBLAS's busy-waiting pool oversubscribes the cores (an epoch
 measured 28 s instead of 1.9 s here), so fastbp never starts a Numba pool and sets
 the BLAS thread count explicitly for the duration of each compiled call.
@@ -8,7 +8,6 @@ the BLAS thread count explicitly for the duration of each compiled call.
 import contextlib
 import os
 
-import scipy.linalg.cython_blas  # noqa: F401  (loads the OpenBLAS Numba calls, so threadpoolctl can see it)
 from threadpoolctl import ThreadpoolController
 
 _controller = None

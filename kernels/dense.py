@@ -2,12 +2,12 @@
 
 Shapes follow ``Z = A_prev @ W + b`` with samples in rows: A_prev (m, fan_in),
 W (fan_in, fan_out), b (fan_out,), Z/A/delta (m, fan_out). The GEMMs go to the
-BLAS that Numba links (SciPy's OpenBLAS); the epilogues are fused loops.
+BLAS bound in :mod:`.blas` (NumPy's OpenBLAS); the epilogues are fused loops.
 """
-import numpy as np
 from numba import njit
 
 from .activations import activate, scale_by_derivative
+from .blas import gemm
 from .config import JIT_OPTIONS
 from .views import transpose
 
@@ -23,7 +23,7 @@ def matmul(A, B, out):
     m, k = A.shape
     n = B.shape[1]
     if m * k * n > SMALL_PRODUCT:
-        np.dot(A, B, out)
+        gemm(A, B, out)
         return
     for i in range(m):
         for j in range(n):

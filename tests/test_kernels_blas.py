@@ -1,0 +1,137 @@
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import cfunc
+from numba.np.numpy_support import from_dtype
+from threadpoolctl import threadpool_info
+
+from fastbp.kernels import blas
+
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+LAYOUTS = ["C", "F", "row-slice"]  # row-slice: rows longer than the matrix (leading dimension > width)
+
+
+def operand(rng, shape, layout, dtype):
+    """A (shape) matrix in the given memory layout, with the same values whatever the layout."""
+    values = rng.normal(size=shape).astype(dtype)
+    if layout == "C":
+        return values
+    if layout == "F":
+        return np.asfortranarray(values)
+    padded = np.zeros((shape[0], shape[1] + 3), dtype)
+    padded[:, :shape[1]] = values
+    return padded[:, :shape[1]]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout_A", LAYOUTS)
+@pytest.mark.parametrize("layout_B", LAYOUTS)
+@pytest.mark.parametrize("m,k,n", [(209, 300, 20), (1, 7, 5), (6, 1, 4), (5, 8, 1), (1, 1, 1)])
+def test_gemm_matches_numpy_for_every_layout(m, k, n, layout_A, layout_B, dtype, rng):
+    A, B = operand(rng, (m, k), layout_A, dtype), operand(rng, (k, n), layout_B, dtype)
+    out = np.full((m, n), np.nan, dtype)
+    blas.gemm(A, B, out)
+    expected = A.astype(np.float64) @ B.astype(np.float64)
+    np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40),
+       transposed_A=st.booleans(), transposed_B=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_gemm_property_against_numpy(m, k, n, transposed_A, transposed_B, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(k, m)).T if transposed_A else rng.normal(size=(m, k))
+    B = rng.normal(size=(n, k)).T if transposed_B else rng.normal(size=(k, n))
+    out = np.empty((m, n))
+    blas.gemm(A, B, out)
+    np.testing.assert_allclose(out, A @ B, rtol=1e-12, atol=1e-12 * k)
+
+
+def test_bound_to_numpys_openblas_when_numpy_has_one():
+    numpy_openblas = [info for info in threadpool_info()
+                      if info["internal_api"] == "openblas" and "numpy" in info["filepath"]]
+    if not numpy_openblas or "64_" not in os.path.basename(numpy_openblas[0]["filepath"]):
+        pytest.skip("this NumPy has no ILP64 OpenBLAS")
+    assert blas.BLAS_LIBRARY.startswith("NumPy's OpenBLAS")
+    assert os.path.basename(numpy_openblas[0]["filepath"]) in blas.BLAS_LIBRARY
+
+
+def _call_fallback(dtype, transa, transb, A, B, C, alpha, beta, m, n, k, lda, ldb, ldc):
+    """Run the np.dot fallback through its C ABI, exactly as the kernels would call it."""
+    function = cfunc(blas._gemm_signature(from_dtype(np.dtype(dtype))))(blas._numba_gemm)
+    real = np.ctypeslib.as_ctypes_type(dtype)
+    integer = ctypes.c_int64
+
+    def ref(ctype, value):
+        return ctypes.byref(ctype(value))
+
+    def data(array):
+        return array.ctypes.data_as(ctypes.POINTER(real))
+
+    function.ctypes(ref(ctypes.c_uint8, ord(transa)), ref(ctypes.c_uint8, ord(transb)),
+                    ref(integer, m), ref(integer, n), ref(integer, k), ref(real, alpha), data(A),
+                    ref(integer, lda), data(B), ref(integer, ldb), ref(real, beta), data(C), ref(integer, ldc))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("transa", ["N", "T"])
+@pytest.mark.parametrize("transb", ["N", "T"])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.0, 0.5)])
+def test_fallback_follows_fortran_gemm(transa, transb, alpha, beta, dtype, rng):
+    # The fallback must honour the whole ?gemm contract (column-major, leading dimensions,
+    # alpha, beta) since it replaces BLAS behind the same symbol.
+    m, n, k, pad = 4, 3, 5, 2
+    op_A = rng.normal(size=(m, k)).astype(dtype)
+    op_B = rng.normal(size=(k, n)).astype(dtype)
+    stored_A = op_A if transa == "N" else op_A.T
+    stored_B = op_B if transb == "N" else op_B.T
+    # Column-major storage with leading dimension rows + pad: Fortran's (rows, cols) is NumPy's F order.
+    A = np.zeros((stored_A.shape[0] + pad, stored_A.shape[1]), dtype, order="F")
+    A[:stored_A.shape[0]] = stored_A
+    B = np.zeros((stored_B.shape[0] + pad, stored_B.shape[1]), dtype, order="F")
+    B[:stored_B.shape[0]] = stored_B
+    C_start = rng.normal(size=(m + pad, n)).astype(dtype)
+    if beta == 0:
+        C_start[:m] = np.nan  # beta = 0 means C is not read
+    C = np.asfortranarray(C_start)
+    _call_fallback(dtype, transa, transb, A, B, C, alpha, beta, m, n, k, A.shape[0], B.shape[0], C.shape[0])
+    expected = alpha * (op_A.astype(np.float64) @ op_B) + (beta * C_start[:m] if beta else 0)
+    np.testing.assert_allclose(C[:m], expected, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_array_equal(C[m:], C_start[m:])  # rows past m belong to someone else
+
+
+def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
+    # With no OpenBLAS visible, the symbols go to the np.dot fallback and the kernels still agree with NumPy.
+    script = textwrap.dedent("""
+        import numpy as np
+        import threadpoolctl
+
+        class NoLibraries(threadpoolctl.ThreadpoolController):
+            lib_controllers = []
+
+            def __init__(self):
+                pass
+
+        threadpoolctl.ThreadpoolController = NoLibraries
+        from fastbp.kernels import blas
+        from fastbp.kernels.dense import weight_gradient
+
+        rng = np.random.default_rng(0)
+        A, delta, W = rng.normal(size=(64, 100)), rng.normal(size=(64, 30)), rng.normal(size=(100, 30))
+        dW, db = np.empty((100, 30)), np.empty(30)
+        weight_gradient(A, delta, W, 0.0, dW, db)
+        np.testing.assert_allclose(dW, A.T @ delta, rtol=1e-12, atol=1e-12)
+        print(blas.BLAS_LIBRARY)
+    """)
+    environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("SciPy's BLAS through Numba's np.dot")
