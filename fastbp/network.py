@@ -141,8 +141,9 @@ class Network:
         capacity = min(X.shape[0], PREDICT_CHUNK)
         work = allocate_work(self.layers, capacity, self.dtype, gather=False)
         with threads.blas_threads(None):
+            no_outputs = np.empty((0, Y.shape[1]), dtype=self.dtype)
             total, correct = kernels.evaluate(X, Y, self._params, self._sizes, self._codes,
-                                              self._loss_code, capacity, work)
+                                              self._loss_code, capacity, work, no_outputs)
         accuracy = correct / X.shape[0] if self.is_classifier else None
         return total / X.shape[0], accuracy
 
@@ -285,7 +286,9 @@ class Network:
         capacity = min(X.shape[0], PREDICT_CHUNK)
         work = allocate_work(self.layers, capacity, self.dtype, gather=False)
         with threads.blas_threads(None):
-            kernels.predict_output(X, self._params, self._sizes, self._codes, capacity, work, out)
+            no_targets = np.empty((0, out.shape[1]), dtype=self.dtype)
+            kernels.evaluate(X, no_targets, self._params, self._sizes, self._codes, self._loss_code,
+                             capacity, work, out)
         return out
 
     def predict(self, X):

@@ -175,38 +175,36 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
 
 
 @njit(**JIT_OPTIONS)
-def predict_output(X, params, sizes, codes, capacity, work, out):
-    """out = network output for X (n, n_in), in chunks of ``capacity`` rows; out (n, n_out)."""
+def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
+    """Forward X (n, n_in) in chunks of ``capacity`` rows, predicting into ``out`` and/or scoring against ``Y``.
+
+    out (n, n_out) receives the output activations; pass it with no rows to skip them.
+    Y (n, n_out): returns (summed per-sample loss, correctly classified count), no L2 term;
+    pass it with no rows to skip scoring, and (0.0, 0) is returned.
+    Prediction and scoring share this one kernel because every compiled entry point
+    re-optimizes the whole forward pass: a separate prediction kernel cost 0.5 s of first
+    compile per dtype.
+    """
     n, n_in = X.shape
     n_out = out.shape[1]
-    n_layers = sizes.shape[0] - 1
-    work = detach(work)
-    for start in range(0, n, capacity):
-        m = min(capacity, n - start)
-        Xb = view(X, start * n_in, m, n_in)
-        Z = forward(Xb, params, sizes, codes, work)
-        rows = view(out, start * n_out, m, n_out)
-        for i in range(m):
-            for j in range(n_out):
-                rows[i, j] = Z[i, j]
-        activate(rows, codes[n_layers - 1])
-
-
-@njit(**JIT_OPTIONS)
-def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work):
-    """(summed per-sample loss, correctly classified count) over X (n, n_in), Y (n, n_out), no L2 term."""
-    n, n_in = X.shape
-    n_out = Y.shape[1]
     out_code = codes[codes.shape[0] - 1]
+    scoring, predicting = Y.shape[0] == n, out.shape[0] == n
     work = detach(work)
     total = 0.0
     correct = 0
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
-        Yb = view(Y, start * n_out, m, n_out)
         Z = forward(Xb, params, sizes, codes, work)
-        A_out = view(work[OUTPUT], 0, m, n_out)
-        total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
-        correct += count_correct(A_out, Yb, out_code)
+        if scoring:
+            Yb = view(Y, start * n_out, m, n_out)
+            A_out = view(work[OUTPUT], 0, m, n_out)
+            total += output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
+            correct += count_correct(A_out, Yb, out_code)
+        if predicting:
+            rows = view(out, start * n_out, m, n_out)
+            for i in range(m):
+                for j in range(n_out):
+                    rows[i, j] = Z[i, j]
+            activate(rows, out_code)
     return total, correct

@@ -1,5 +1,8 @@
 """Optimizer updates over the flat parameter buffer: one loop touches each parameter once per step.
 
+``sgd_update`` and ``adam_update`` are inlined into ``apply_update``, their one caller
+in the kernels: as separate functions each was one more compile unit per dtype.
+
 Hyperparameters travel in one small float64 array ``hyper``, indexed by the
 constants below, so every kernel has one signature per parameter dtype. They stay
 float64 even for float32 parameters: 1 - beta2 rounded to float32 is off by 5e-5.
@@ -15,7 +18,7 @@ LR, MOMENTUM, NESTEROV, L2, BETA1, BETA2, EPSILON = range(7)
 N_HYPER = 7
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def sgd_update(params, grads, velocity, lr, momentum, nesterov):
     """PyTorch-style SGD: v = momentum*v + g; p -= lr*(g + momentum*v if nesterov else v). All arrays (n_params,)."""
     n = params.shape[0]
@@ -34,7 +37,7 @@ def sgd_update(params, grads, velocity, lr, momentum, nesterov):
             params[k] -= lr * v
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def adam_update(params, grads, m1, m2, lr, beta1, beta2, epsilon, step):
     """Adam (Kingma & Ba, PyTorch's form) at step >= 1; m1, m2 are the moment estimates. All arrays (n_params,)."""
     step_size = lr / (1.0 - np.float64(beta1) ** step)

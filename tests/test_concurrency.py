@@ -120,5 +120,5 @@ def test_compiled_signatures_do_not_grow_with_varied_inputs(tmp_path):
     after = {name: len(d.signatures) for name, d in _dispatchers().items()}
     assert after == before
     # What the Python layer calls: one compiled signature per dtype, whatever the user passed.
-    for name in ("train_epochs", "predict_output", "evaluate"):
+    for name in ("train_epochs", "evaluate"):
         assert after[f"fastbp.kernels.epoch.{name}"] == 2, name

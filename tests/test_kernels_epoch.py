@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 
 import fastbp
 from fastbp.kernels import epoch as K
-from fastbp.training import EpochRunner
+from fastbp.training import EpochRunner, allocate_work
 
 
 def test_batch_rows_views_consecutive_rows_and_gathers_others():
@@ -27,3 +28,20 @@ def test_shuffled_order_equals_training_on_permuted_data(rng):
         EpochRunner(net, 4, "sgd", 0.1, momentum=0.9).run(Xc, Y, order[None, :].astype(np.intp))
         results.append(net._params.copy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_evaluate_predicts_and_scores_in_one_pass_over_chunks(rng):
+    # Network.predict_proba and score each use one half of this kernel; both at once, over
+    # several chunks (the last one partial), must give the same as each alone.
+    X, y = rng.normal(size=(11, 4)), rng.integers(0, 3, 11)
+    net = fastbp.Network([4, 5, 3], dtype=np.float64, seed=0)
+    Xc, Y = net._data(X, y)
+    work = allocate_work(net.layers, 4, net.dtype, gather=False)
+    out = np.full((11, 3), np.nan)
+    total, correct = K.evaluate(Xc, Y, net._params, net._sizes, net._codes, net._loss_code, 4, work, out)
+    np.testing.assert_allclose(out, net.predict_proba(X), rtol=1e-12)
+    assert total / 11 == pytest.approx(net.loss(X, y), rel=1e-12)
+    assert correct == np.sum(out.argmax(axis=1) == y)
+    no_rows = np.empty((0, 3))
+    assert K.evaluate(Xc, no_rows, net._params, net._sizes, net._codes, net._loss_code, 4, work,
+                      no_rows) == (0.0, 0)
