@@ -9,7 +9,8 @@ So the kernels do not use ``np.dot``: :func:`gemm` emits a call to the symbols
 ``fastbp_dgemm_ilp64`` / ``fastbp_sgemm_ilp64`` (the Fortran ``?gemm`` interface with
 64-bit integers). Importing this module binds them:
 
-* to NumPy's OpenBLAS when it exports ILP64 ``?gemm`` (NumPy's PyPI wheels);
+* to NumPy's OpenBLAS when it exports ILP64 ``?gemm`` (NumPy's PyPI wheels), or else to
+  another loaded OpenBLAS that does;
 * otherwise to compiled fallbacks that compute the product with Numba's ``np.dot``, so
   any NumPy build works, at the speed of SciPy's BLAS.
 
@@ -37,12 +38,11 @@ _ILP64_AFFIXES = (("scipy_", "_64_"), ("", "_64_"))
 _NO_TRANSPOSE, _TRANSPOSE = ord("N"), ord("T")
 
 
-def _find_numpy_openblas():
-    """(filepath, version, {dtype: address}) of an ILP64 OpenBLAS loaded by NumPy, or None."""
-    for library in ThreadpoolController().lib_controllers:
-        if library.internal_api != "openblas" or "numpy" not in library.filepath:
-            continue
-        dll = ctypes.CDLL(library.filepath)
+def _find_ilp64_openblas():
+    """(filepath, version, {dtype: ?gemm address}) of a loaded ILP64 OpenBLAS, NumPy's first; or None."""
+    libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.internal_api == "openblas"]
+    for library in sorted(libraries, key=lambda lib: "numpy" not in lib.filepath):
+        dll = ctypes.CDLL(library.filepath)  # already loaded: this returns the same handle
         for prefix, suffix in _ILP64_AFFIXES:
             names = {dtype: f"{prefix}{letter}gemm{suffix}" for dtype, letter in _BLAS_LETTER.items()}
             if all(hasattr(dll, name) for name in names.values()):
@@ -79,18 +79,18 @@ def _numba_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
 
 
 def _bind():
-    """Point the kernels' gemm symbols at NumPy's OpenBLAS, or at the fallbacks; returns a description."""
-    found = _find_numpy_openblas()
+    """Point the kernels' gemm symbols at an ILP64 OpenBLAS (NumPy's), or at the fallbacks; returns a description."""
+    found = _find_ilp64_openblas()
     if found is not None:
         filepath, version, addresses = found
         for dtype, symbol in _SYMBOLS.items():
             llvm.add_symbol(symbol, addresses[dtype])
-        return f"NumPy's OpenBLAS {version} ({os.path.basename(filepath)})"
+        return f"OpenBLAS {version}, ILP64 ({os.path.basename(filepath)})"
     import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS np.dot calls, so threadpoolctl can limit it)
     for dtype, symbol in _SYMBOLS.items():
         fallback = cfunc(_gemm_signature(from_dtype(dtype)), cache=True, nogil=True)(_numba_gemm)
         llvm.add_symbol(symbol, fallback.address)
-    return "SciPy's BLAS through Numba's np.dot (NumPy has no ILP64 OpenBLAS)"
+    return "SciPy's BLAS through Numba's np.dot (no ILP64 OpenBLAS is loaded)"
 
 
 BLAS_LIBRARY = _bind()
