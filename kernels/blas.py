@@ -28,9 +28,9 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import carray, cfunc, errors, njit, types
-from numba.np.numpy_support import from_dtype
 from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.np.numpy_support import from_dtype
 from threadpoolctl import ThreadpoolController
 
 from .config import JIT_OPTIONS
@@ -63,7 +63,11 @@ def _gemm_signature(dtype):
 
 
 def _numba_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
-    """Column-major C (m, n) = alpha op(A) op(B) + beta C through Numba's np.dot (the fallback)."""
+    """Column-major C (m, n) = alpha op(A) op(B) + beta C through Numba's np.dot (the fallback).
+
+    It allocates the product and contiguous copies of strided operands on every call: a
+    fallback for NumPy builds without an ILP64 OpenBLAS, kept simple rather than fast.
+    """
     # Read column-major as row-major, each matrix is its transpose: C^T = op(B)^T op(A)^T.
     M, N, K = m[0], n[0], k[0]
     if transa[0] == _NO_TRANSPOSE:
@@ -102,7 +106,8 @@ BLAS_LIBRARY = _bind()
 
 @intrinsic
 def _call_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
-    """Fortran-order C (m, n) = op(A) op(B) through the bound ?gemm; A, B, C are contiguous arrays."""
+    """Fortran-order C (m, n) = op(A) op(B) through the bound ?gemm; A, B, C are arrays whose
+    memory the flags and leading dimensions describe (see ``gemm``)."""
     if not isinstance(C, types.Array) or C.dtype not in (types.float32, types.float64):
         raise errors.TypingError(f"gemm needs a float32 or float64 output, got {C}")
     dtype = C.dtype
