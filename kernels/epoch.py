@@ -11,6 +11,11 @@ once per dtype:
   output logits, output activations, delta, delta). Views into them are carved
   per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
   C-contiguous: consecutive rows are used in place, without a copy.
+
+The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
+are inlined where they are called: each separate compile unit costs about 0.2 s of a
+first compile whatever its size; inlining them and ``count_correct`` saved 1.2 s of the
+all-kernels compile (mean of six alternating runs) with no measurable runtime change.
 """
 import numpy as np
 from numba import njit
@@ -26,7 +31,7 @@ XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
 N_WORK = 7
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def detach(work):
     """The workspace tuple as views without reference counts (see ``views``), made once per call."""
     return (vector(work[XB], 0, work[XB].shape[0]), vector(work[YB], 0, work[YB].shape[0]),
@@ -35,7 +40,7 @@ def detach(work):
             vector(work[DELTA_B], 0, work[DELTA_B].shape[0]))
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def layer_params(params, sizes, layer):
     """Views (W (fan_in, fan_out), b (fan_out,)) of one layer in a flat buffer laid out as ``params``."""
     offset = 0
@@ -47,7 +52,7 @@ def layer_params(params, sizes, layer):
     return W, b
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def hidden_activation(work, sizes, layer, m):
     """View (m, sizes[layer + 1]) of the output of hidden layer ``layer`` for a batch of m rows."""
     offset = 0
@@ -56,7 +61,7 @@ def hidden_activation(work, sizes, layer, m):
     return view(work[HIDDEN], offset, m, sizes[layer + 1])
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def gather_rows(source, order, start, m, out):
     """out[r] = source[order[start + r]] for r < m; source (n, k), out (m, k)."""
     k = source.shape[1]

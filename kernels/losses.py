@@ -65,7 +65,7 @@ def output_delta(Z, Y, out_code, loss_code, A, delta):
     return total
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def count_correct(A, Y, out_code):
     """Number of rows of A (m, n_out) whose prediction matches Y: argmax for softmax, all outputs > 0.5 for sigmoid."""
     m, n = A.shape
