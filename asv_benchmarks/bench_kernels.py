@@ -5,7 +5,9 @@ from fastbp.kernels import activations as act
 from fastbp.kernels import optimizers
 from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
 
-SHAPES = ["1x2x3", "16x64x32", "64x784x512", "256x512x256"]  # batch x fan_in x fan_out
+# batch x fan_in x fan_out; 209x12288x20 is the cat net's first layer, skinny products whose speed
+# depends most on which BLAS the kernels call (see fastbp.kernels.blas).
+SHAPES = ["1x2x3", "16x64x32", "64x784x512", "256x512x256", "209x12288x20"]
 DTYPES = ["float32", "float64"]
 
 
