@@ -65,16 +65,26 @@ def _gemm_signature(dtype):
 def _numba_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
     """Column-major C (m, n) = alpha op(A) op(B) + beta C through Numba's np.dot (the fallback).
 
-    It allocates the product and contiguous copies of strided operands on every call: a
-    fallback for NumPy builds without an ILP64 OpenBLAS, kept simple rather than fast.
+    The kernels' own calls (alpha 1, beta 0, leading dimensions equal to the heights) go
+    straight into C with no copy; any other call allocates the product and contiguous
+    copies of its operands.
     """
     # Read column-major as row-major, each matrix is its transpose: C^T = op(B)^T op(A)^T.
     M, N, K = m[0], n[0], k[0]
-    if transa[0] == _NO_TRANSPOSE:
+    plain_A, plain_B = transa[0] == _NO_TRANSPOSE, transb[0] == _NO_TRANSPOSE
+    if (alpha[0] == 1 and beta[0] == 0 and ldc[0] == M and lda[0] == (M if plain_A else K)
+            and ldb[0] == (K if plain_B else N)):
+        C_T = carray(C, (N, M))
+        if plain_A:
+            _dot_into(plain_B, B, N, K, carray(A, (K, M)), C_T)
+        else:
+            _dot_into(plain_B, B, N, K, carray(A, (M, K)).T, C_T)
+        return
+    if plain_A:
         opA_T = carray(A, (K, lda[0]))[:, :M]
     else:
         opA_T = carray(A, (M, lda[0]))[:, :K].T
-    if transb[0] == _NO_TRANSPOSE:
+    if plain_B:
         opB_T = carray(B, (N, ldb[0]))[:, :K]
     else:
         opB_T = carray(B, (K, ldb[0]))[:, :N].T
@@ -84,6 +94,17 @@ def _numba_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
         C_T[:, :] = alpha[0] * product
     else:
         C_T[:, :] = alpha[0] * product + beta[0] * C_T
+
+
+@njit(**JIT_OPTIONS)
+def _dot_into(plain_B, B, N, K, opA_T, C_T):
+    """C_T (N, M) = op(B)^T @ opA_T, op(B)^T read in place from B's tight column-major storage."""
+    # A function of its own so that each operand layout (C, or F from .T) reaches np.dot with its
+    # exact type: a C/F branch joined into one variable would type as 'A' and be copied.
+    if plain_B:
+        np.dot(carray(B, (N, K)), opA_T, C_T)
+    else:
+        np.dot(carray(B, (K, N)).T, opA_T, C_T)
 
 
 def _bind():
