@@ -5,7 +5,7 @@ same numbers (float64), faster:
 
 - seed 001's ``MLP`` class with ``sigmoid``, ``deriv_sigmoid``, ``mse_loss``;
 - seed 002's L-layer API (``iniPara``, ``forwardModel``, ``backwardModel``, ...);
-- :mod:`fastbp.compat.dlai`, the deeplearning.ai assignment seed 002 adapts;
+- :mod:`fastbp.compat.dlai` and :mod:`fastbp.compat.dlai_step`, the deeplearning.ai notebooks seed 002 adapts;
 - :mod:`fastbp.compat.nielsen`, Michael Nielsen's ``network.py``.
 """
 from fastbp.compat.llayer import (backwardModel, forwardLinear, forwardLinearActivation, forwardModel,
