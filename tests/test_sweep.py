@@ -2,6 +2,7 @@
 import os
 import signal
 import sys
+import subprocess
 import threading
 import time
 
@@ -184,3 +185,37 @@ def test_the_same_sweep_twice_on_one_client(digits, two_workers):
     first = fastbp.sweep(X[:700], y[:700], {"lr": [0.1, 0.2]}, **kwargs)
     second = fastbp.sweep(X[:700], y[:700], {"lr": [0.1, 0.2]}, **kwargs)
     assert [r["scores"] for r in first.table] == [r["scores"] for r in second.table]
+
+
+def _readme_sweep_example():
+    """The README's first sweep example, up to its cluster part, as a user pastes it into a file."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    block = readme.split("## More than one machine", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    return "import fastbp\n" + block.split("# On a cluster", 1)[0]
+
+
+def test_the_readme_sweep_runs_as_an_unguarded_script(tmp_path):
+    """No `if __name__ == "__main__":` guard: spawned worker processes used to re-run the script and fail."""
+    script = tmp_path / "sweep.py"
+    script.write_text(_readme_sweep_example() + "print('best', result.best_score)\n")
+    assert "__main__" not in script.read_text()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bootstrapping" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["score", "std", "fit", "s", "epochs", "params"] and len(lines) == 12 + 2
+    assert float(lines[-1].split()[1]) > 0.9
+
+
+def test_the_embedded_cluster_scores_equal_the_same_fits_in_this_process(digits):
+    """Thread workers share this process's BLAS: each fit still runs with one thread, so the scores are exact."""
+    X, y = digits
+    result = fastbp.sweep(X, y, GRID, cv=3, epochs=3, batch_size=32, seed=0, progress=False)
+    folds = kfold_indices(y, 3, 0, stratified=True)
+    configs = [dict(zip(GRID, values)) for values in [(0.05, [64, 16, 10]), (0.05, [64, 32, 10]),
+                                                       (0.3, [64, 16, 10]), (0.3, [64, 32, 10])]]
+    expected = _expected_scores(X, y, configs, folds, 3, {"seed": 0, "batch_size": 32})
+    by_params = {repr(row["params"]): row["scores"] for row in result.table}
+    for config, scores in zip(configs, expected):
+        assert by_params[repr(config)] == scores
