@@ -134,7 +134,10 @@ def sweep(X, y, grid, *, validation_data=None, cv=None, n_iter=None, epochs=10, 
     check_configurations(configs, X_all, y_all, fixed, epochs)
     folds = _folds(configs[0], fixed, X_all, y_all, validation_data, cv, seed)
 
-    with _client(distributed, client) as active:
+    # One BLAS thread for the whole sweep, set once here: thread workers in this process (the embedded
+    # cluster) share the process-wide setting, and each fit's own nested limit then saves and restores
+    # this same value, so one worker finishing cannot hand its neighbour more threads mid-fit.
+    with threads.blas_threads(1), threads.default_threads(1), _client(distributed, client) as active:
         results, best_network = _run(distributed, active, data, configs, fixed, epochs, folds, validation_data,
                                      progress)
     table = [_row(config, results[c]) for c, config in enumerate(configs)]
@@ -188,8 +191,8 @@ def local_cluster(n_workers=None):
     they need no ``if __name__ == "__main__":`` guard (spawned worker processes re-run an unguarded
     script and fail to start). Measured here, 16 digits fits, best of 5, two rounds: 2 thread
     workers 0.20-0.21 s against 2 worker processes 0.23-0.32 s, 1 worker 0.36-0.37 s either way.
-    Run it inside ``threads.blas_threads(1)`` and ``threads.default_threads(1)`` (as ``sweep`` does):
-    the BLAS thread count is process-wide, and a score must not depend on a neighbour's fit.
+    ``sweep`` holds ``threads.blas_threads(1)`` and ``threads.default_threads(1)`` while it runs: the
+    BLAS thread count is process-wide, and a score must not depend on a neighbour's fit.
     """
     import dask
     import distributed
@@ -203,10 +206,7 @@ def _client(distributed, client):
     if client is not None:
         yield client
         return
-    # Every fit in this process gets one BLAS thread, set once here: the fits' own nested limits then
-    # save and restore that same value, so one worker finishing cannot hand its neighbour more threads.
-    with threads.blas_threads(1), threads.default_threads(1), local_cluster() as cluster, \
-            distributed.Client(cluster) as local:
+    with local_cluster() as cluster, distributed.Client(cluster) as local:
         yield local
 
 
