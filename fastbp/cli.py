@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from fastbp import registry
-from fastbp.datasets import load_digits, load_h5
+from fastbp.datasets import load_digits, load_h5, load_mnist
 from fastbp.io import load
 from fastbp.network import Network
 
@@ -42,12 +42,15 @@ def _scalar(text):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _add_data_arguments(parser, required=False):
-    parser.add_argument("--data", required=required, metavar="FILE.h5",
-                        help="HDF5 file with the samples" + ("" if required else
-                                                             " (default: the embedded digits set)"))
+def _add_data_arguments(parser, required=False, kind="train"):
+    parser.add_argument("--data", required=required, metavar="FILE.h5|FOLDER",
+                        help="HDF5 file with the samples, or a folder of MNIST-format IDX files (torchvision's "
+                             "root, e.g. data/ holding MNIST/raw)" + ("" if required else
+                                                                       " (default: the embedded digits set)"))
     parser.add_argument("--x", default="X", metavar="KEY", help="dataset of features, default X")
     parser.add_argument("--y", default="y", metavar="KEY", help="dataset of targets, default y")
+    parser.add_argument("--kind", choices=("train", "test"), default=kind,
+                        help=f"with an IDX folder: the training or the test images, default {kind}")
 
 
 def build_parser():
@@ -78,12 +81,12 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="loss, accuracy and confusion matrix of a saved model",
                                    description="Score a saved model on --data or the embedded digits set.")
     evaluate.add_argument("model", metavar="MODEL.h5")
-    _add_data_arguments(evaluate)
+    _add_data_arguments(evaluate, kind="test")
 
     predict = commands.add_parser("predict", help="predictions of a saved model",
                                   description="Predict for the samples of --data; print them or write --out.")
     predict.add_argument("model", metavar="MODEL.h5")
-    _add_data_arguments(predict, required=True)
+    _add_data_arguments(predict, required=True, kind="test")
     predict.add_argument("--out", metavar="PREDS.h5|PREDS.csv",
                          help="write predictions (and, for .h5, probabilities) here instead of printing")
 
@@ -119,6 +122,9 @@ def _read_data(args, need_y=True):
     if args.data is None:
         X, y = load_digits()
         return X, y, f"the embedded digits set ({len(X)} samples)"
+    if os.path.isdir(args.data):
+        X, y = load_mnist(args.data, kind=args.kind)
+        return X, (y if need_y else None), f"{args.data} ({args.kind}, {len(X)} samples)"
     if need_y:
         X, y = load_h5(args.data, x=args.x, y=args.y)
     else:
@@ -239,6 +245,9 @@ def sweep(args):
     grid = dict(args.grid)
     if args.data is None:
         X, y = load_digits()
+        data = (X, y)
+    elif os.path.isdir(args.data):
+        X, y = load_mnist(args.data, kind=args.kind)
         data = (X, y)
     else:
         data = (args.data, args.y)

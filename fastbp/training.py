@@ -1,6 +1,7 @@
 """The training schedule: epochs, compiled chunks, progress, early stopping, callbacks, Ctrl-C, divergence."""
 import contextlib
 import signal
+import sys
 import threading
 import time
 
@@ -14,6 +15,11 @@ from fastbp.kernels import optimizers
 
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
+# A first call still running after this long is compiling: loading the kernels from Numba's
+# disk cache took 0.1-0.3 s here, compiling them 6-8 s per dtype.
+COMPILE_NOTICE_SECONDS = 1.0
+COMPILE_NOTICE = "fastbp: compiling the kernels for this CPU (first run only: Numba caches them on disk)"
+_warm_dtypes = set()  # dtypes whose training kernel this process has already run
 
 
 def _optimizer_state(net, optimizer):
@@ -102,7 +108,8 @@ def fit_network(net, data, validation, settings):
             count = _same_rate_run(rates, done, per_call)
             runner.hyper[optimizers.LR] = rates[done]
             started = time.perf_counter()
-            cost, correct = _train(data, runner, net, count, done, undo)
+            with _compile_notice(net.dtype, verbose):
+                cost, correct = _train(data, runner, net, count, done, undo)
             if not epoch_by_epoch:
                 per_call = _epochs_per_call(time.perf_counter() - started, count, data.n_samples)
             for k in range(count):
@@ -119,6 +126,23 @@ def fit_network(net, data, validation, settings):
     if history.stop_reason == "interrupted" and verbose:
         print(f"fit interrupted: kept the weights after {done} of {epochs} epochs")
     return history
+
+
+@contextlib.contextmanager
+def _compile_notice(dtype, verbose):
+    """Say on stderr, once per process, that the kernels are compiling, when the first training call of
+    ``dtype`` in this process is still running after COMPILE_NOTICE_SECONDS; silent with verbose=0."""
+    if not verbose or dtype in _warm_dtypes:
+        yield
+        return
+    timer = threading.Timer(COMPILE_NOTICE_SECONDS, tqdm.write, (COMPILE_NOTICE,), {"file": sys.stderr})
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+    _warm_dtypes.add(dtype)
 
 
 def _train(data, runner, net, count, first_epoch, undo):

@@ -114,3 +114,40 @@ def test_plot_without_matplotlib_fails_before_training(monkeypatch, capsys):
     assert main(["train", "--plot", "c.png", "--verbose", "0"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and 'pip install "fastbp[plot]"' in captured.err
+
+
+def test_train_and_evaluate_on_an_mnist_idx_folder(tmp_path, rng, capsys):
+    """torchvision's root folder (MNIST/raw/*-ubyte.gz) as --data: training images for train, test for evaluate."""
+    from idx_files import mnist_folder
+    sets = mnist_folder(tmp_path, rng, n_train=60, n_test=20, compress=True)
+    assert main(["train", "--data", str(tmp_path), "--layers", "784,16,10", "--epochs", "2", "--verbose", "0",
+                 "--out", str(tmp_path / "model.h5")]) == 0
+    assert f"{tmp_path} (train, 60 samples)" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "model.h5"), "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path} (test, 20 samples)" in out
+    X, y = fastbp.datasets.load_mnist(tmp_path, kind="test")
+    assert np.array_equal(y, sets["test"][1])
+    assert f"accuracy: {fastbp.load(tmp_path / 'model.h5').score(X, y):.4f}" in out
+    assert main(["train", "--data", str(tmp_path / "nothing-here"), "--verbose", "0"]) == 1
+    assert main(["train", "--data", str(tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"),
+                 "--verbose", "0"]) == 1
+    assert "fastbp: error:" in capsys.readouterr().err
+
+
+def test_the_first_run_says_once_that_the_kernels_compile(tmp_path):
+    """A fresh install compiles for seconds inside the first epoch: the CLI says so once, on stderr; library
+    use with verbose=0 stays silent; a second run loads the cache and says nothing."""
+    import os
+    from fastbp.training import COMPILE_NOTICE
+    quiet = ("import fastbp; X, y = fastbp.datasets.load_digits(); "
+             "fastbp.Network([64, 8, 10], seed=0).fit(X, y, epochs=1, verbose=0)")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache-library")}
+    done = subprocess.run([sys.executable, "-c", quiet], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and COMPILE_NOTICE not in done.stderr + done.stdout
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache-cli")
+    for expected in (1, 0):
+        done = subprocess.run([sys.executable, "-m", "fastbp", "train", "--epochs", "2"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.count(COMPILE_NOTICE) == expected and COMPILE_NOTICE not in done.stdout
