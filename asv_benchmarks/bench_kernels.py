@@ -3,6 +3,7 @@ import numpy as np
 
 from fastbp.kernels import activations as act
 from fastbp.kernels import optimizers
+from fastbp.kernels import fused
 from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
 
 # batch x fan_in x fan_out; 209x12288x20 is the cat net's first layer, skinny products whose speed
@@ -49,13 +50,61 @@ class Update:
         rng = np.random.default_rng(0)
         self.p, self.g = rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)
         self.state = (np.zeros(n, dtype), np.zeros(n, dtype))
-        self.hyper = np.zeros(optimizers.N_HYPER)
-        self.hyper[optimizers.LR] = 1e-3
-        self.hyper[optimizers.MOMENTUM] = 0.9 if optimizer == "momentum" else 0.0
-        self.hyper[optimizers.BETA1], self.hyper[optimizers.BETA2] = 0.9, 0.999
-        self.hyper[optimizers.EPSILON] = 1e-8
         self.code = optimizers.ADAM if optimizer == "adam" else optimizers.SGD
+        self.coeffs = _coefficients(self.code, 0.9 if optimizer == "momentum" else 0.0)
         self.time_update(n, dtype, optimizer)
 
     def time_update(self, n, dtype, optimizer):
-        optimizers.apply_update(self.code, self.p, self.g, self.state, self.hyper, 1)
+        optimizers.apply_update(self.code, self.p, self.g, self.state, self.coeffs)
+
+
+def _coefficients(code, momentum):
+    hyper = np.zeros(optimizers.N_HYPER)
+    hyper[optimizers.LR] = 1e-3
+    hyper[optimizers.MOMENTUM] = momentum
+    hyper[optimizers.BETA1], hyper[optimizers.BETA2] = 0.9, 0.999
+    hyper[optimizers.EPSILON] = 1e-8
+    coeffs = np.empty(optimizers.N_COEFFS)
+    optimizers.step_coefficients(code, hyper, 1, coeffs)
+    return coeffs
+
+
+class SmallBatchKernels:
+    """The fused small-batch path (fastbp.kernels.fused) against the BLAS path's three kernels plus the update,
+    on the MNIST-shaped first layer; track_ gives GFLOP/s of one layer step (forward + backward + update)."""
+    params = (["1x784x512", "4x784x512", "4x512x256"], DTYPES, ["fused", "blas"])
+    param_names = ["batch x fan_in x fan_out", "dtype", "path"]
+
+    def setup(self, shape, dtype, path):
+        self.A, self.W, self.b, self.delta = _arrays(shape, dtype)
+        self.Z, self.A_prev_delta = np.empty_like(self.delta), np.empty_like(self.A)
+        self.dW, self.db = np.empty_like(self.W), np.empty_like(self.b)
+        self.state_W = (np.zeros_like(self.W), np.zeros_like(self.W))
+        self.state_b = (np.zeros_like(self.b), np.zeros_like(self.b))
+        self.coeffs = _coefficients(optimizers.SGD, 0.5)
+        self.sums = np.empty(fused.N_BLOCKS)
+        self.flat = (np.zeros(self.W.size, dtype), (np.zeros(self.W.size, dtype), np.zeros(self.W.size, dtype)))
+        self.time_layer_step(shape, dtype, path)
+
+    def time_layer_step(self, shape, dtype, path):
+        if path == "fused":
+            fused.dense_forward_rows(self.A, self.W, self.b, act.RELU, self.Z)
+            fused.backward_update_rows(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
+                                       self.state_b, act.RELU, self.A_prev_delta, optimizers.SGD, self.coeffs, 0.0,
+                                       self.sums, True)
+        else:
+            dense_forward(self.A, self.W, self.b, act.RELU, self.Z)
+            weight_gradient(self.A, self.delta, self.W, 0.0, self.dW, self.db)
+            hidden_delta(self.delta, self.W, self.A, act.RELU, self.A_prev_delta)
+            optimizers.apply_update(optimizers.SGD, self.W.reshape(-1), self.dW.reshape(-1), self.flat[1],
+                                    self.coeffs)
+
+    def track_gflops(self, shape, dtype, path):
+        import time
+        repeats = 20
+        start = time.perf_counter()
+        for _ in range(repeats):
+            self.time_layer_step(shape, dtype, path)
+        seconds = (time.perf_counter() - start) / repeats
+        return 6 * self.A.shape[0] * self.W.size / seconds / 1e9
+    track_gflops.unit = "GFLOP/s"

@@ -1,17 +1,49 @@
-"""Who owns the cores: fastbp's kernels are serial and BLAS gets the threads.
+"""Who owns the cores: one thread pool at a time in the hot path.
 
-The kernels call NumPy's OpenBLAS (see :mod:`fastbp.kernels.blas`). Running a Numba
-thread pool beside OpenBLAS's busy-waiting pool oversubscribes the cores (an epoch
-measured 28 s instead of 1.9 s here), so fastbp never starts a Numba pool and sets
-the BLAS thread count explicitly for the duration of each compiled call.
+Large batches: the kernels call NumPy's OpenBLAS (see :mod:`fastbp.kernels.blas`) and BLAS
+gets the threads. Small batches (:mod:`fastbp.kernels.fused`): no BLAS call at all, and the
+kernels' own blocks run on Numba's thread pool. Running Numba's pool beside OpenBLAS's
+busy-waiting pool oversubscribes the cores (an epoch measured 28 s instead of 1.9 s here),
+so a compiled call uses one or the other, with the thread count set for its duration.
+
+Numba's threading layer is TBB: the only layer that survives both ``fork()`` after a
+parallel call (GNU OpenMP aborts the child) and launches from several Python threads at
+once (the workqueue layer aborts). PyPI's ``tbb`` package installs ``libtbb.so.12`` in
+``<prefix>/lib``, where Numba's extension does not look, so it is loaded here first.
+Without TBB the kernels run serially, and nothing else changes.
 """
 import contextlib
+import ctypes
+import glob
 import os
+import sys
 
+import numba
 from threadpoolctl import ThreadpoolController
 
 _controller = None
 _default_threads = None  # what blas_threads(None) means; None: all cores
+
+
+def _load_tbb():
+    """Make Numba's TBB threading layer loadable and select it; True when it is."""
+    for path in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libtbb.so.12*"))):
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            break
+        except OSError:
+            continue
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401  (raises ImportError without a usable libtbb)
+    except ImportError:
+        # Parallel kernels still compile (on the built-in layer) but never launch: see kernel_threads.
+        numba.config.THREADING_LAYER = "workqueue"
+        return False
+    numba.config.THREADING_LAYER = "tbb"
+    return True
+
+
+PARALLEL_KERNELS = _load_tbb()
 
 
 def blas_threads(n_threads):
@@ -42,3 +74,25 @@ def default_threads(n_threads):
         yield
     finally:
         _default_threads = previous
+
+
+@contextlib.contextmanager
+def kernel_threads(n_threads):
+    """Context manager giving the calling thread's compiled kernels ``n_threads`` threads of Numba's pool.
+
+    Yields the count the kernels may use: 1 without the TBB layer (serial kernels), else
+    ``n_threads`` (None: the ``default_threads`` setting or all cores) capped at the pool's size.
+    Numba's setting is per calling thread, so concurrent fits in several Python threads each
+    keep their own.
+    """
+    wanted = n_threads or _default_threads or os.cpu_count() or 1
+    count = min(wanted, numba.config.NUMBA_NUM_THREADS) if PARALLEL_KERNELS else 1
+    if count == 1:
+        yield 1
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        numba.set_num_threads(previous)

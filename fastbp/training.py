@@ -68,11 +68,11 @@ class EpochRunner:
         correct = np.zeros(count, dtype=np.int64)
         last = np.zeros(count)
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
-        with threads.blas_threads(self.blas_threads):
+        with threads.blas_threads(self.blas_threads), threads.kernel_threads(self.blas_threads) as kernel_threads:
             state["step"], failed_batch = kernels.train_epochs(
                 X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
                 self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
-                state["step"], self.work, cost, correct, last)
+                state["step"], self.work, cost, correct, last, kernel_threads)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
@@ -273,7 +273,7 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), 1)
     return grads
 
 

@@ -96,6 +96,20 @@ def activate(A, code):
                 A[i, j] *= inv
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def derivative(a, code):
+    """f'(z) from a = f(z) for one scalar; 1 for linear (and any code without a derivative here)."""
+    if code == RELU:
+        return 1.0 if a > 0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if a > 0 else LEAKY_RELU_SLOPE  # a has the sign of z: the slope is positive
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == TANH:
+        return 1.0 - a * a
+    return 1.0
+
+
 @njit(**JIT_OPTIONS)
 def scale_by_derivative(delta, A, code):
     """delta *= f'(z), with f'(z) computed from A = f(z); delta, A of shape (m, n). Not for softmax."""

@@ -8,9 +8,14 @@ once per dtype:
 - ``codes``: intp (n_layers,), activation codes of the hidden layers then the output.
 - ``work``: tuple of seven flat buffers of the params' dtype, allocated once per call
   from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
-  output logits, output activations, delta, delta). Views into them are carved
-  per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
+  output logits, output activations, delta, delta). Views into them are
+  carved per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
   C-contiguous: consecutive rows are used in place, without a copy.
+
+Batches of up to ``fused.FUSED_MAX_ROWS`` rows of a network with a large layer train through
+:mod:`.fused` (row loops, the optimizer update fused into the backward pass); the others
+through :mod:`.dense` products (BLAS, or loops for tiny ones), a gradient buffer and one
+update pass (:mod:`.optimizers`).
 
 The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
 are inlined where they are called: each separate compile unit costs about 0.2 s of a
@@ -23,8 +28,9 @@ from numba import njit
 from .activations import LINEAR, activate
 from .config import JIT_OPTIONS
 from .dense import dense_forward, hidden_delta, weight_gradient
+from .fused import FUSED_MAX_ROWS, LARGE_LAYER, N_BLOCKS, backward_update_rows, dense_forward_rows
 from .losses import count_correct, output_delta
-from .optimizers import L2, apply_update
+from .optimizers import L2, N_COEFFS, NO_UPDATE, apply_update, step_coefficients
 from .views import vector, view
 
 XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
@@ -90,35 +96,36 @@ def batch_rows(source, order, start, m, buffer):
 
 
 @njit(**JIT_OPTIONS)
-def forward(Xb, params, sizes, codes, work):
-    """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out)."""
-    m = Xb.shape[0]
-    n_layers = sizes.shape[0] - 1
-    A_prev = Xb
-    for layer in range(n_layers - 1):
-        W, b = layer_params(params, sizes, layer)
-        A = hidden_activation(work, sizes, layer, m)
-        dense_forward(A_prev, W, b, codes[layer], A)
-        A_prev = A
-    W, b = layer_params(params, sizes, n_layers - 1)
-    Z = view(work[LOGITS], 0, m, sizes[n_layers])
-    dense_forward(A_prev, W, b, np.intp(LINEAR), Z)  # an intp like codes[layer]: one compiled version
-    return Z
+def forward(Xb, params, sizes, codes, work, rows):
+    """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out).
 
-
-@njit(**JIT_OPTIONS)
-def backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work):
-    """Backward pass after ``forward`` on Xb (m, n_in), Yb (m, n_out): fills grads (flat, like params).
-
-    Returns m * cost, i.e. the summed per-sample loss plus l2/2 * sum ||W||^2.
+    ``rows`` takes the small-batch row loops (:mod:`.fused`) instead of BLAS products.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
-    n_out = sizes[n_layers]
-    Z = view(work[LOGITS], 0, m, n_out)
-    A_out = view(work[OUTPUT], 0, m, n_out)
-    delta = view(work[DELTA_A], 0, m, n_out)
-    loss = output_delta(Z, Yb, codes[n_layers - 1], loss_code, A_out, delta)
+    A_prev = Xb
+    for layer in range(n_layers):
+        W, b = layer_params(params, sizes, layer)
+        last = layer == n_layers - 1
+        A = view(work[LOGITS], 0, m, sizes[n_layers]) if last else hidden_activation(work, sizes, layer, m)
+        code = np.intp(LINEAR) if last else codes[layer]  # an intp like codes[layer]: one compiled version
+        if rows:
+            dense_forward_rows(A_prev, W, b, code, A)
+        else:
+            dense_forward(A_prev, W, b, code, A)
+        A_prev = A
+    return A_prev
+
+
+@njit(**JIT_OPTIONS)
+def backward(Xb, params, grads, sizes, codes, l2, work):
+    """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]): fills grads (flat, like params).
+
+    Returns sum ||W||^2 over the layers when l2 > 0, else 0.
+    """
+    m = Xb.shape[0]
+    n_layers = sizes.shape[0] - 1
+    delta = view(work[DELTA_A], 0, m, sizes[n_layers])
     sum_sq = 0.0
     use_b = True
     for layer in range(n_layers - 1, -1, -1):
@@ -132,28 +139,71 @@ def backward(Xb, Yb, params, grads, sizes, codes, loss_code, l2, work):
             delta_prev = view(target, 0, m, sizes[layer])
             hidden_delta(delta, W, A_prev, codes[layer - 1], delta_prev)
             delta = delta_prev
-    return loss + 0.5 * l2 * sum_sq
+    return sum_sq
+
+
+@njit(**JIT_OPTIONS)
+def backward_update(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2, work, sums, parallel):
+    """``backward`` with each layer's optimizer update fused in (:mod:`.fused`); grads (flat, like params)
+    receives the gradients, state = (state1, state2) like params, sums a float64 scratch of N_BLOCKS.
+    Returns sum ||W||^2 before the update when l2 > 0, else 0."""
+    m = Xb.shape[0]
+    n_layers = sizes.shape[0] - 1
+    delta = view(work[DELTA_A], 0, m, sizes[n_layers])
+    sum_sq = 0.0
+    use_b = True
+    for layer in range(n_layers - 1, -1, -1):
+        W, b = layer_params(params, sizes, layer)
+        dW, db = layer_params(grads, sizes, layer)
+        S1W, S1b = layer_params(state[0], sizes, layer)
+        S2W, S2b = layer_params(state[1], sizes, layer)
+        if layer > 0:
+            A_prev = hidden_activation(work, sizes, layer - 1, m)
+            target = work[DELTA_B] if use_b else work[DELTA_A]
+            use_b = not use_b
+            delta_prev = view(target, 0, m, sizes[layer])
+            code_prev = codes[layer - 1]
+        else:
+            A_prev = Xb
+            delta_prev = view(work[DELTA_B], 0, 0, sizes[layer])  # no rows: the input needs no delta
+            code_prev = np.intp(LINEAR)
+        sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev, delta_prev,
+                                       optimizer, coeffs, l2 / m, sums, parallel)
+        delta = delta_prev
+    return sum_sq
 
 
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost):
+                 step, work, epoch_cost, epoch_correct, last_cost, threads):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
     state = (grads, optimizer state 1, optimizer state 2), each like params.
     Per epoch e: epoch_cost[e] = summed batch cost * m (divide by n for the mean),
     epoch_correct[e] = correctly classified samples, last_cost[e] = last batch's cost.
-    Stops at the first non-finite batch cost, before updating with it; that
+    Stops at the first non-finite batch loss, before updating with it; that
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
+    Batches of up to FUSED_MAX_ROWS rows of a network with a layer of at least LARGE_LAYER
+    weights update each layer inside the backward pass; NO_UPDATE always takes the unfused path.
+    ``threads`` > 1 lets the small-batch kernels use Numba's thread pool for large layers.
     """
     n = X.shape[0]
+    n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
-    out_code = codes[codes.shape[0] - 1]
+    out_code = codes[n_layers - 1]
+    largest = 0
+    for layer in range(n_layers):
+        largest = max(largest, sizes[layer] * sizes[layer + 1])
+    rows = batch_size <= FUSED_MAX_ROWS and largest >= LARGE_LAYER and optimizer != NO_UPDATE
     work = detach(work)
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
+    parallel = threads > 1
+    coeffs = np.empty(N_COEFFS)
+    sums = np.empty(N_BLOCKS)
+    l2 = hyper[L2]
     for epoch in range(orders.shape[0]):
         total = 0.0
         correct = 0
@@ -163,16 +213,28 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
             order = vector(orders, epoch * n, n)
             Xb = batch_rows(X, order, start, m, work[XB])
             Yb = batch_rows(Y, order, start, m, work[YB])
-            forward(Xb, params, sizes, codes, work)
-            batch_total = backward(Xb, Yb, params, grads, sizes, codes, loss_code, hyper[L2], work)
+            Z = forward(Xb, params, sizes, codes, work, rows)
+            A_out = view(work[OUTPUT], 0, m, n_out)
+            loss = output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
+            if not np.isfinite(loss):
+                epoch_cost[epoch] = np.nan
+                return step, start // batch_size
+            correct += count_correct(A_out, Yb, out_code)
+            step_coefficients(optimizer, hyper, step + 1, coeffs)
+            if rows:
+                sum_sq = backward_update(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2, work,
+                                         sums, parallel)
+            else:
+                sum_sq = backward(Xb, params, grads, sizes, codes, l2, work)
+            batch_total = loss + 0.5 * l2 * sum_sq
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
                 return step, start // batch_size
+            if not rows:
+                apply_update(optimizer, params, grads, moments, coeffs)
+            step += 1
             cost = batch_total / m
             total += batch_total
-            correct += count_correct(view(work[OUTPUT], 0, m, n_out), Yb, out_code)
-            step += 1
-            apply_update(optimizer, params, grads, moments, hyper, step)
         epoch_cost[epoch] = total
         epoch_correct[epoch] = correct
         last_cost[epoch] = cost
@@ -200,7 +262,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
-        Z = forward(Xb, params, sizes, codes, work)
+        Z = forward(Xb, params, sizes, codes, work, False)
         if scoring:
             Yb = view(Y, start * n_out, m, n_out)
             A_out = view(work[OUTPUT], 0, m, n_out)

@@ -8,9 +8,9 @@ import pytest
 from numba.core.registry import CPUDispatcher
 
 import fastbp
-from fastbp.kernels import activations, dense, epoch, losses, optimizers
+from fastbp.kernels import activations, dense, epoch, fused, losses, optimizers
 
-KERNEL_MODULES = (activations, dense, epoch, losses, optimizers)
+KERNEL_MODULES = (activations, dense, epoch, fused, losses, optimizers)
 
 
 def _dispatchers():
@@ -64,6 +64,44 @@ def test_many_threads_sharing_one_kernel_set():
 def _fit_in_child(queue):
     X, y = _digits()
     queue.put(_fit(3, X, y))
+
+
+def _fit_small_batches(seed):
+    """Batch 1 on a net with a large layer: the fused kernels, their blocks on Numba's thread pool."""
+    X = np.random.default_rng(seed).normal(size=(60, 300))
+    net = fastbp.Network([300, 128, 10], seed=seed)
+    net.fit(X, np.arange(60) % 10, epochs=2, batch_size=1, lr=0.01, momentum=0.9, verbose=0)
+    return net._params.copy()
+
+
+def _fit_small_batches_in_child(queue):
+    queue.put(_fit_small_batches(3))
+
+
+def test_thread_pool_kernels_in_several_python_threads_at_once():
+    """Concurrent launches from Python threads (the workqueue layer aborts on them)."""
+    sequential = [_fit_small_batches(seed) for seed in (1, 2, 3)]
+    results = {}
+    workers = [threading.Thread(target=lambda s=seed: results.__setitem__(s, _fit_small_batches(s)))
+               for seed in (1, 2, 3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(np.array_equal(results[seed], sequential[seed - 1]) for seed in (1, 2, 3))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+def test_thread_pool_kernels_inside_a_forked_worker_process():
+    """The parent has launched the thread pool before forking (GNU OpenMP's layer kills such a child)."""
+    expected = _fit_small_batches(3)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_small_batches_in_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=300)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and np.array_equal(got, expected)
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")

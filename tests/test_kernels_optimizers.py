@@ -7,16 +7,25 @@ from fastbp.kernels import optimizers as O
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
 
+def _coeffs(optimizer, step, lr, momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    hyper = np.zeros(O.N_HYPER)
+    hyper[[O.LR, O.MOMENTUM, O.NESTEROV, O.BETA1, O.BETA2, O.EPSILON]] = lr, momentum, nesterov, beta1, beta2, epsilon
+    coeffs = np.empty(O.N_COEFFS)
+    O.step_coefficients(optimizer, hyper, step, coeffs)
+    return coeffs
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.5, False), (0.9, True)])
 def test_sgd_two_steps(momentum, nesterov, dtype, rng):
     p, v = rng.normal(size=10), np.zeros(10)
-    params, velocity = p.astype(dtype), v.astype(dtype)
-    for _ in range(2):
+    params, velocity, unused = p.astype(dtype), v.astype(dtype), np.zeros(10, dtype)
+    for step in (1, 2):
         g = rng.normal(size=10)
-        O.sgd_update(params, g.astype(dtype), velocity, 0.1, momentum, nesterov)
+        O.apply_update(O.SGD, params, g.astype(dtype), (velocity, unused), _coeffs(O.SGD, step, 0.1, momentum, nesterov))
         p, v = reference.sgd_step(p, g, v, 0.1, momentum, nesterov)
     np.testing.assert_allclose(params, p, rtol=TOL[dtype], atol=TOL[dtype])
+    assert not unused.any()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -25,7 +34,7 @@ def test_adam_three_steps(dtype, rng):
     params, s1, s2 = p.astype(dtype), m1.astype(dtype), m2.astype(dtype)
     for t in (1, 2, 3):
         g = rng.normal(size=10)
-        O.adam_update(params, g.astype(dtype), s1, s2, 0.01, 0.9, 0.999, 1e-8, t)
+        O.apply_update(O.ADAM, params, g.astype(dtype), (s1, s2), _coeffs(O.ADAM, t, 0.01))
         p, m1, m2 = reference.adam_step(p, g, m1, m2, t, 0.01)
     np.testing.assert_allclose(params, p, rtol=TOL[dtype], atol=TOL[dtype])
     np.testing.assert_allclose(s2, m2, rtol=TOL[dtype], atol=1e-12)
@@ -36,7 +45,14 @@ def test_no_update_leaves_parameters_and_state_alone(dtype, rng):
     params, grads = rng.normal(size=10).astype(dtype), rng.normal(size=10).astype(dtype)
     state = (rng.normal(size=10).astype(dtype), rng.normal(size=10).astype(dtype))
     before = [params.copy(), state[0].copy(), state[1].copy()]
-    hyper = np.full(O.N_HYPER, 0.5)
-    O.apply_update(O.NO_UPDATE, params, grads, state, hyper, 3)
+    O.apply_update(O.NO_UPDATE, params, grads, state, np.full(O.N_COEFFS, 0.5))
     for after, kept in zip([params, *state], before):
         np.testing.assert_array_equal(after, kept)
+
+
+def test_stateless_sgd_accepts_empty_state(rng):
+    """The gradient-only and plain-SGD callers may pass optimizer state with no elements."""
+    params, grads = rng.normal(size=7), rng.normal(size=7)
+    expected = params - 0.1 * grads
+    O.apply_update(O.SGD, params, grads, (np.zeros(0), np.zeros(0)), _coeffs(O.SGD, 1, 0.1))
+    np.testing.assert_allclose(params, expected, rtol=1e-15)
