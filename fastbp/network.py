@@ -203,7 +203,8 @@ class Network:
             Rows read from disk at a time when X is an h5py dataset (rounded up to a
             multiple of batch_size); None reads about 32 MiB at a time.
         blas_threads : int or None
-            Threads BLAS may use during training; None means all cores.
+            Threads the training may use: BLAS's on the large-batch path, Numba's pool on the
+            small-batch path (see README, "How the kernels work"); None means all cores.
 
         Returns
         -------

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from fastbp import registry, threads
 from fastbp.history import History
 from fastbp.kernels import epoch as kernels
-from fastbp.kernels import optimizers
+from fastbp.kernels import fused, optimizers
 
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
@@ -56,6 +56,7 @@ class EpochRunner:
         self.state = _optimizer_state(net, optimizer)
         self.grads = np.zeros_like(net._params)
         self.work = allocate_work(net.layers, batch_size, net.dtype)
+        self.rows = small_batch_path(net.layers, batch_size, self.optimizer_code)
 
     def run(self, X, Y, orders, first_epoch=0):
         """Train one epoch per row of ``orders`` (n_epochs, n); returns per-epoch (cost sum, correct, last batch cost).
@@ -69,10 +70,13 @@ class EpochRunner:
         last = np.zeros(count)
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
         with threads.blas_threads(self.blas_threads), threads.kernel_threads(self.blas_threads) as kernel_threads:
-            state["step"], failed_batch = kernels.train_epochs(
-                X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
-                self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
-                state["step"], self.work, cost, correct, last, kernel_threads)
+            arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
+                         self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
+                         state["step"], self.work, cost, correct, last)
+            if self.rows:
+                state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
+            else:
+                state["step"], failed_batch = kernels.train_epochs(*arguments)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
@@ -273,8 +277,17 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), 1)
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
     return grads
+
+
+def small_batch_path(layers, batch_size, optimizer_code):
+    """Whether training takes the fused small-batch kernels (``fastbp.kernels.fused``): batches of at most
+    FUSED_MAX_ROWS rows on a network with a layer of at least LARGE_LAYER weights (measured limits, see
+    that module), and an optimizer that updates."""
+    largest = max(a * b for a, b in zip(layers[:-1], layers[1:]))
+    return bool(batch_size <= fused.FUSED_MAX_ROWS and largest >= fused.LARGE_LAYER
+                and optimizer_code != optimizers.NO_UPDATE)
 
 
 def allocate_work(sizes, capacity, dtype, gather=True):

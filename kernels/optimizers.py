@@ -38,7 +38,7 @@ def step_coefficients(optimizer, hyper, step, coeffs):
         coeffs[ADAM_INV_SQRT_BIAS2] = 1.0 / np.sqrt(1.0 - hyper[BETA2] ** step)
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(**JIT_OPTIONS)
 def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row):
     """One optimizer step on params[row] given grads[grad_row]; params, state1, state2 (rows, n), grads (.., n).
 
