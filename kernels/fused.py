@@ -15,9 +15,9 @@ than the loop. So each kernel here makes one pass over W:
 
 For large layers the backward pass is cut into ``N_BLOCKS`` fixed blocks of rows of W, run
 by ``prange`` on Numba's thread pool (784x512 float32, m = 1: 291 us serial, 137 us on two
-threads); small layers are one block in the calling thread. Each weight's arithmetic is the
-same either way; only the L2 cost's partial sums follow the blocks, added in block order, so
-results are bit-identical for a given thread count.
+threads); small layers, or one thread, are one block in the calling thread. Each weight's
+arithmetic is the same either way, so the weights are bit-identical on any number of threads;
+only the L2 term of the reported cost sums per-block partials (in block order).
 
 Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
 delta (m, fan_out), delta_prev (m, fan_in).
@@ -30,12 +30,12 @@ from .optimizers import update_row
 from .views import view
 
 # Batches of up to this many rows of a network with a layer of at least LARGE_LAYER weights
-# take these kernels instead of BLAS. Measured on the 784-512-256-10 net, 3000 samples, two
-# threads, against the BLAS path: batch 1 1.10-1.21 s vs 1.80-2.08 s, batch 4 0.37-0.45 s vs
-# 0.55-0.61 s, batch 8 288-289 ms vs 302-316 ms, batch 16 166-194 ms vs 177-185 ms (a draw:
-# BLAS keeps it). Smaller networks (digits 64-32-10) keep the plain loops and one flat update:
-# their rows are too short for per-layer passes to pay (10.1-10.7 ms against 8.0-8.2 ms per
-# digits epoch at batch 1).
+# take these kernels instead of BLAS. Measured on the 784-512-256-10 net, one epoch of 3000
+# samples, two threads, alternating with the BLAS-only code: batch 1 1.25-1.27 s vs 1.62-1.72 s,
+# batch 4 0.46-0.48 s vs 0.53-0.59 s, batch 8 288-289 ms vs 302-316 ms (a noisier second run:
+# 279-411 vs 325-326), batch 16 166-194 ms vs 177-185 ms (a draw: BLAS keeps it). Smaller
+# networks (digits 64-32-10) keep the plain loops and one flat update: their rows are too short
+# for per-layer passes to pay (10.1-10.7 ms against 8.0-8.2 ms per digits epoch at batch 1).
 FUSED_MAX_ROWS = 8
 LARGE_LAYER = 1 << 15
 # Large layers run their backward pass in this many row blocks on the thread pool (when it has
@@ -86,7 +86,7 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
 
     The update runs once per block over its rows as one flat run, not once per row: with the
     optimizer's branches inside the row loop, LLVM kept the row loops scalar (64x32 float32:
-    7.3 us per layer step against 1.8 us). A block (1/N_BLOCKS of W) is still in L2 when updated.
+    7.3 us per layer step against 1.8 us). The gradient rows are re-read from cache by the update.
     """
     m, fan_in = A_prev.shape
     n = W.shape[1]
