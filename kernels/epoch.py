@@ -121,11 +121,14 @@ def forward(Xb, params, sizes, codes, work, rows):
     return A_prev
 
 
-@njit(**JIT_OPTIONS)
-def backward(Xb, params, grads, sizes, codes, l2, work):
-    """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]): fills grads (flat, like params).
+@njit(inline="always", **JIT_OPTIONS)
+def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2, work, sums, parallel, rows):
+    """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]); grads (flat, like params)
+    receives the gradients. Returns sum ||W||^2 over the layers (before any update) when l2 > 0, else 0.
 
-    Returns sum ||W||^2 over the layers when l2 > 0, else 0.
+    With ``rows`` each layer is also updated, in the same pass (:mod:`.fused`): state = (state1, state2)
+    like params, sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool. Inlined, so a
+    constant ``rows`` leaves one path in the caller.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -135,32 +138,6 @@ def backward(Xb, params, grads, sizes, codes, l2, work):
     for layer in range(n_layers - 1, -1, -1):
         W, b = layer_params(params, sizes, layer)
         dW, db = layer_params(grads, sizes, layer)
-        A_prev = Xb if layer == 0 else hidden_activation(work, sizes, layer - 1, m)
-        sum_sq += weight_gradient(A_prev, delta, W, l2 / m, dW, db)
-        if layer > 0:
-            target = work[DELTA_B] if use_b else work[DELTA_A]
-            use_b = not use_b
-            delta_prev = view(target, 0, m, sizes[layer])
-            hidden_delta(delta, W, A_prev, codes[layer - 1], delta_prev)
-            delta = delta_prev
-    return sum_sq
-
-
-@njit(**JIT_OPTIONS)
-def backward_update(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2, work, sums, parallel):
-    """``backward`` with each layer's optimizer update fused in (:mod:`.fused`); grads (flat, like params)
-    receives the gradients, state = (state1, state2) like params, sums a float64 scratch of N_BLOCKS.
-    Returns sum ||W||^2 before the update when l2 > 0, else 0."""
-    m = Xb.shape[0]
-    n_layers = sizes.shape[0] - 1
-    delta = view(work[DELTA_A], 0, m, sizes[n_layers])
-    sum_sq = 0.0
-    use_b = True
-    for layer in range(n_layers - 1, -1, -1):
-        W, b = layer_params(params, sizes, layer)
-        dW, db = layer_params(grads, sizes, layer)
-        S1W, S1b = layer_params(state[0], sizes, layer)
-        S2W, S2b = layer_params(state[1], sizes, layer)
         if layer > 0:
             A_prev = hidden_activation(work, sizes, layer - 1, m)
             target = work[DELTA_B] if use_b else work[DELTA_A]
@@ -171,8 +148,15 @@ def backward_update(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l
             A_prev = Xb
             delta_prev = view(work[DELTA_B], 0, 0, sizes[layer])  # no rows: the input needs no delta
             code_prev = np.intp(LINEAR)
-        sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev, delta_prev,
-                                       optimizer, coeffs, l2 / m, sums, parallel)
+        if rows:
+            S1W, S1b = layer_params(state[0], sizes, layer)
+            S2W, S2b = layer_params(state[1], sizes, layer)
+            sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
+                                           delta_prev, optimizer, coeffs, l2 / m, sums, parallel)
+        else:
+            sum_sq += weight_gradient(A_prev, delta, W, l2 / m, dW, db)
+            if layer > 0:
+                hidden_delta(delta, W, A_prev, code_prev, delta_prev)
         delta = delta_prev
     return sum_sq
 
@@ -209,11 +193,8 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
                 return step, start // batch_size
             correct += count_correct(A_out, Yb, out_code)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
-            if rows:
-                sum_sq = backward_update(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2, work,
-                                         sums, parallel)
-            else:
-                sum_sq = backward(Xb, params, grads, sizes, codes, l2, work)
+            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2, work, sums, parallel,
+                              rows)
             batch_total = loss + 0.5 * l2 * sum_sq
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan

@@ -15,7 +15,7 @@ import copy
 
 import numpy as np
 
-from fastbp.compat._columns import check_parameters
+from fastbp.compat import dlai
 from fastbp.compat.dlai import (L_model_backward, L_model_forward, compute_cost, initialize_parameters,
                                 linear_activation_backward, linear_activation_forward, linear_backward,
                                 linear_forward, relu, relu_backward, sigmoid, sigmoid_backward)
@@ -37,12 +37,4 @@ def initialize_parameters_deep(layer_dims):
 
 def update_parameters(params, grads, learning_rate):
     """Gradient descent step on a deep copy of ``params``; returns the copy (``params`` is unchanged)."""
-    L = check_parameters(params)
-    parameters = copy.deepcopy(params)
-    for l in range(1, L + 1):
-        for p in ("W", "b"):
-            key = p + str(l)
-            if "d" + key not in grads:
-                raise ValueError(f"grads has no 'd{key}'; expected the keys L_model_backward returns")
-            parameters[key] = parameters[key] - learning_rate * grads["d" + key]
-    return parameters
+    return dlai.update_parameters(copy.deepcopy(params), grads, learning_rate)
