@@ -16,7 +16,7 @@ from fastbp.kernels import fused, optimizers
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
 # A first call still running after this long is compiling: loading the kernels from Numba's
-# disk cache took 0.1-0.3 s here, compiling them 6-8 s per dtype.
+# disk cache took 0.1-0.3 s here, compiling them 6-15 s per dtype and path.
 COMPILE_NOTICE_SECONDS = 1.0
 COMPILE_NOTICE = "fastbp: compiling the kernels for this CPU (first run only: Numba caches them on disk)"
 _warm_dtypes = set()  # dtypes whose training kernel this process has already run
@@ -69,13 +69,14 @@ class EpochRunner:
         correct = np.zeros(count, dtype=np.int64)
         last = np.zeros(count)
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
-        with threads.blas_threads(self.blas_threads), threads.kernel_threads(self.blas_threads) as kernel_threads:
-            arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
-                         self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
-                         state["step"], self.work, cost, correct, last)
-            if self.rows:
+        arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
+                     self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
+                     state["step"], self.work, cost, correct, last)
+        if self.rows:  # no BLAS call: the threads go to Numba's pool
+            with threads.kernel_threads(self.blas_threads) as kernel_threads:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
-            else:
+        else:
+            with threads.blas_threads(self.blas_threads):
                 state["step"], failed_batch = kernels.train_epochs(*arguments)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
