@@ -22,6 +22,7 @@ only the L2 term of the reported cost sums per-block partials (in block order).
 Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
 delta (m, fan_out), delta_prev (m, fan_in).
 """
+import numpy as np
 from numba import njit, prange
 
 from .activations import activate, derivative
@@ -119,9 +120,11 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
 @njit(parallel=True, **JIT_OPTIONS)
 def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums):
+    # intp arguments, not the loop's own index type or literals: each distinct argument type was one
+    # more compile of the block body (three per dtype, measured), about a second each.
     for block in prange(N_BLOCKS):
-        _update_block(block, N_BLOCKS, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
-                      coeffs, l2_over_m, sums)
+        _update_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2, code_prev,
+                      delta_prev, optimizer, coeffs, l2_over_m, sums)
 
 
 @njit(**JIT_OPTIONS)
@@ -142,8 +145,8 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
         _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
                          l2_over_m, sums)
     else:
-        _update_block(0, 1, A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
-                      l2_over_m, sums)
+        _update_block(np.intp(0), np.intp(1), A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev,
+                      optimizer, coeffs, l2_over_m, sums)
     for j in range(n):
         db[j] = 0.0
     for r in range(delta.shape[0]):
