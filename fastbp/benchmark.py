@@ -81,9 +81,10 @@ def _torch_epoch(torch, model, optimizer, criterion, X, y, batch_size):
         optimizer.step()
 
 
-def _jax_epoch(jax, X, y, layers, hidden, output, batch_size, lr, momentum, repeats):
+def _jax_epoch(jax, X, y, layers, hidden, output, batch_size, lr, momentum, repeats, shuffle=True):
     """Best seconds of one jitted JAX epoch (compiled first, compile time printed once per shape)."""
-    run, compile_seconds = jax_peer.epoch_runner(jax, X, y, layers, hidden, output, batch_size, lr, momentum)
+    run, compile_seconds = jax_peer.epoch_runner(jax, X, y, layers, hidden, output, batch_size, lr, momentum,
+                                                 shuffle)
     print(f"{'':<48} {'(jax compile)':<22} {compile_seconds * 1e3:>11.2f} ms", flush=True)
     return best_time(run, repeats)
 
@@ -160,7 +161,10 @@ def cat_row(table, torch, jax):
         peers["pytorch"] = best_time(torch_step, 10)
     if jax is not None:
         with jax.enable_x64(True):  # the whole timing inside: JAX makes float64 arrays only while it is on
-            peers["jax"] = _jax_epoch(jax, Xr, yr[:, None], dims, "relu", "sigmoid", 209, 0.0075, 0.0, 10)
+            # Full-batch steps without shuffling, like fastbp's shuffle=False steps above: a shuffle
+            # would make JAX gather the 20 MB X every step.
+            peers["jax"] = _jax_epoch(jax, Xr, yr[:, None], dims, "relu", "sigmoid", 209, 0.0075, 0.0, 10,
+                                      shuffle=False)
     table.add("cat [12288,20,7,5,1] f64 m=209, Network per step", fastbp_seconds, peers,
               {"pytorch": ">= 2.0x", "jax": ">= 1.5x"})
     table.add("cat, compat forward+backward+update", best_time(compat_step, 10),

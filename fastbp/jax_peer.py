@@ -2,7 +2,7 @@
 
 Written as a JAX user would write it: parameters as a list of (W, b) pairs, a loss from
 ``jax.nn`` functions, gradients by ``jax.grad``, and the same update rule as fastbp's (PyTorch's
-SGD with momentum: v = mu * v + g; p -= lr * v). The shuffle happens inside the jitted epoch,
+SGD with momentum: v = mu * v + g; p -= lr * v). The shuffle, if any, happens inside the jitted epoch,
 full batches run under ``lax.scan`` and a last partial batch, if any, runs once after it, so the
 work is the same as fastbp's epoch. Used only by ``python -m fastbp bench``; JAX is never a
 dependency of fastbp.
@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 
-def make_epoch(jax, layers, hidden, output, dtype, batch_size, lr, momentum):
+def make_epoch(jax, layers, hidden, output, dtype, batch_size, lr, momentum, shuffle=True):
     """A jitted ``epoch(state, X, y, key) -> state`` for a dense net, and its initial state.
 
     Parameters
@@ -26,6 +26,8 @@ def make_epoch(jax, layers, hidden, output, dtype, batch_size, lr, momentum):
     dtype : numpy dtype
     batch_size : int
     lr, momentum : float
+    shuffle : bool, default True
+        Shuffle the rows inside the epoch, as fastbp's ``fit(shuffle=True)`` does.
 
     Returns
     -------
@@ -60,8 +62,9 @@ def make_epoch(jax, layers, hidden, output, dtype, batch_size, lr, momentum):
     @jax.jit
     def epoch(state, X, y, key):
         n = X.shape[0]
-        order = jax.random.permutation(key, n)
-        X, y = X[order], y[order]
+        if shuffle:
+            order = jax.random.permutation(key, n)
+            X, y = X[order], y[order]
         full = (n // batch_size) * batch_size
         batches = (X[:full].reshape(-1, batch_size, X.shape[1]), y[:full].reshape((-1, batch_size) + y.shape[1:]))
         state, _ = lax.scan(step, state, batches)
@@ -72,9 +75,9 @@ def make_epoch(jax, layers, hidden, output, dtype, batch_size, lr, momentum):
     return epoch, (params, velocity)
 
 
-def epoch_runner(jax, X, y, layers, hidden, output, batch_size, lr=0.01, momentum=0.0):
+def epoch_runner(jax, X, y, layers, hidden, output, batch_size, lr=0.01, momentum=0.0, shuffle=True):
     """(run, compile_seconds): ``run()`` trains one epoch and waits for it; compiling is done and timed here."""
-    epoch, state = make_epoch(jax, layers, hidden, output, X.dtype, batch_size, lr, momentum)
+    epoch, state = make_epoch(jax, layers, hidden, output, X.dtype, batch_size, lr, momentum, shuffle)
     Xj, yj = jax.numpy.asarray(X), jax.numpy.asarray(y)
     keys = iter(jax.random.split(jax.random.PRNGKey(0), 1 << 16))
     start = time.perf_counter()

@@ -19,7 +19,7 @@ CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunke
 # disk cache took 0.1-0.3 s here, compiling them 6-15 s per dtype and path.
 COMPILE_NOTICE_SECONDS = 1.0
 COMPILE_NOTICE = "fastbp: compiling the kernels for this CPU (first run only: Numba caches them on disk)"
-_warm_dtypes = set()  # dtypes whose training kernel this process has already run
+_warm_kernels = set()  # (dtype, small-batch path) pairs whose training kernel this process has already run
 
 
 def _optimizer_state(net, optimizer):
@@ -113,7 +113,7 @@ def fit_network(net, data, validation, settings):
             count = _same_rate_run(rates, done, per_call)
             runner.hyper[optimizers.LR] = rates[done]
             started = time.perf_counter()
-            with _compile_notice(net.dtype, verbose):
+            with _compile_notice((net.dtype, runner.rows), verbose):
                 cost, correct = _train(data, runner, net, count, done, undo)
             if not epoch_by_epoch:
                 per_call = _epochs_per_call(time.perf_counter() - started, count, data.n_samples)
@@ -134,10 +134,10 @@ def fit_network(net, data, validation, settings):
 
 
 @contextlib.contextmanager
-def _compile_notice(dtype, verbose):
-    """Say on stderr, once per process, that the kernels are compiling, when the first training call of
-    ``dtype`` in this process is still running after COMPILE_NOTICE_SECONDS; silent with verbose=0."""
-    if not verbose or dtype in _warm_dtypes:
+def _compile_notice(kernel, verbose):
+    """Say on stderr that the kernels are compiling when the first training call of ``kernel`` (dtype,
+    small-batch path) in this process is still running after COMPILE_NOTICE_SECONDS; silent with verbose=0."""
+    if not verbose or kernel in _warm_kernels:
         yield
         return
     timer = threading.Timer(COMPILE_NOTICE_SECONDS, tqdm.write, (COMPILE_NOTICE,), {"file": sys.stderr})
@@ -147,7 +147,7 @@ def _compile_notice(dtype, verbose):
         yield
     finally:
         timer.cancel()
-    _warm_dtypes.add(dtype)
+    _warm_kernels.add(kernel)
 
 
 def _train(data, runner, net, count, first_epoch, undo):
