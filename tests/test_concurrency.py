@@ -91,30 +91,31 @@ def test_thread_pool_kernels_in_several_python_threads_at_once():
     assert all(np.array_equal(results[seed], sequential[seed - 1]) for seed in (1, 2, 3))
 
 
+def _result_of_forked_child(target, timeout):
+    """What ``target(queue)`` puts on the queue in a forked child, and the child's exit code."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=target, args=(queue,))
+    child.start()
+    got = queue.get(timeout=timeout)
+    child.join(timeout=60)
+    return got, child.exitcode
+
+
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
 def test_thread_pool_kernels_inside_a_forked_worker_process():
     """The parent has launched the thread pool before forking (GNU OpenMP's layer kills such a child)."""
     expected = _fit_small_batches(3)
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_fit_small_batches_in_child, args=(queue,))
-    child.start()
-    got = queue.get(timeout=300)
-    child.join(timeout=60)
-    assert child.exitcode == 0 and np.array_equal(got, expected)
+    got, exitcode = _result_of_forked_child(_fit_small_batches_in_child, 300)
+    assert exitcode == 0 and np.array_equal(got, expected)
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
 def test_a_fit_inside_a_forked_worker_process():
     X, y = _digits()
     expected = _fit(3, X, y)  # the parent has used BLAS and the kernels before forking
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_fit_in_child, args=(queue,))
-    child.start()
-    got = queue.get(timeout=120)
-    child.join(timeout=60)
-    assert child.exitcode == 0 and np.array_equal(got, expected)
+    got, exitcode = _result_of_forked_child(_fit_in_child, 120)
+    assert exitcode == 0 and np.array_equal(got, expected)
 
 
 def _every_entry_point(dtype, X, y, tmp_path):

@@ -152,7 +152,7 @@ def test_fused_training_equals_the_reference_step_by_step(optimizer):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_the_thread_pool_is_numbas_tbb_layer_when_available():
-    if threads.PARALLEL_KERNELS:
-        _fit(2, 1)
-        assert numba.threading_layer() == "tbb"
+@pytest.mark.skipif(not threads.PARALLEL_KERNELS, reason="Numba's TBB threading layer is not available")
+def test_the_thread_pool_is_numbas_tbb_layer():
+    _fit(2, 1)
+    assert numba.threading_layer() == "tbb"
