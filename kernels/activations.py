@@ -9,6 +9,7 @@ from numba import njit
 from .config import JIT_OPTIONS
 
 LINEAR, RELU, SIGMOID, TANH, LEAKY_RELU, SOFTMAX = 0, 1, 2, 3, 4, 5
+EXP = 6  # output only: the inverse link of the Poisson loss (scikit-learn's MLPRegressor)
 LEAKY_RELU_SLOPE = 0.01
 
 
@@ -81,6 +82,10 @@ def activate(A, code):
         for i in range(m):
             for j in range(n):
                 A[i, j] = np.tanh(A[i, j])
+    elif code == EXP:
+        for i in range(m):
+            for j in range(n):
+                A[i, j] = np.exp(A[i, j])
     elif code == SOFTMAX:
         for i in range(m):
             zmax = A[i, 0]

@@ -32,7 +32,7 @@ from .activations import LINEAR, activate
 from .config import JIT_OPTIONS
 from .dense import dense_forward, hidden_delta, weight_gradient
 from .fused import N_BLOCKS, backward_update_rows, dense_forward_rows
-from .losses import count_correct, output_delta
+from .losses import count_correct, output_delta, weighted_output_delta
 from .optimizers import L2, N_COEFFS, apply_update, step_coefficients
 from .views import vector, view
 
@@ -122,9 +122,10 @@ def forward(Xb, params, sizes, codes, work, rows):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2, work, sums, parallel, rows):
+def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_m, work, sums, parallel, rows):
     """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]); grads (flat, like params)
-    receives the gradients. Returns sum ||W||^2 over the layers (before any update) when l2 > 0, else 0.
+    receives the gradients, with l2_over_m * W added to each dW. Returns sum ||W||^2 over the layers (before
+    any update) when l2_over_m > 0, else 0.
 
     With ``rows`` each layer is also updated, in the same pass (:mod:`.fused`): state = (state1, state2)
     like params, sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool. Inlined, so a
@@ -152,9 +153,9 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2, work
             S1W, S1b = layer_params(state[0], sizes, layer)
             S2W, S2b = layer_params(state[1], sizes, layer)
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
-                                           delta_prev, optimizer, coeffs, l2 / m, sums, parallel)
+                                           delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
         else:
-            sum_sq += weight_gradient(A_prev, delta, W, l2 / m, dW, db)
+            sum_sq += weight_gradient(A_prev, delta, W, l2_over_m, dW, db)
             if layer > 0:
                 hidden_delta(delta, W, A_prev, code_prev, delta_prev)
         delta = delta_prev
@@ -193,8 +194,8 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
                 return step, start // batch_size
             correct += count_correct(A_out, Yb, out_code)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
-            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2, work, sums, parallel,
-                              rows)
+            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / m, work, sums,
+                              parallel, rows)
             batch_total = loss + 0.5 * l2 * sum_sq
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
@@ -235,6 +236,46 @@ def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code,
     pass. ``threads`` > 1 lets them use Numba's thread pool for large layers. Not for NO_UPDATE."""
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
                    epoch_cost, epoch_correct, last_cost, True, threads)
+
+
+@njit(**JIT_OPTIONS)
+def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes, loss_code, optimizer, hyper,
+                         state, step, work, batch_weights):
+    """One epoch with scikit-learn's MLP conventions (``fastbp.sklearn``); returns (sum of batch loss * rows, step).
+
+    X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n_order,) the samples of the epoch,
+    batch_weights (batch_size, 1) scratch. The loss is ``weighted_output_delta``'s (loss_code) plus
+    0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2], whose gradient alpha * W / sum(w) joins dW.
+    Unlike ``train_epochs`` a non-finite loss does not stop the epoch: scikit-learn trains on and
+    rejects non-finite weights at the end. With NO_UPDATE and one batch of all samples in order, the
+    gradients of the loss are left in state[0] (L-BFGS).
+    """
+    work = detach(work)
+    grads = vector(state[0], 0, state[0].shape[0])
+    moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
+    coeffs = np.empty(N_COEFFS)
+    sums = np.empty(N_BLOCKS)
+    n = order.shape[0]
+    n_out = Y.shape[1]
+    out_code = codes[sizes.shape[0] - 2]
+    alpha = hyper[L2]
+    total = 0.0
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        Xb = batch_rows(X, order, start, m, work[XB])
+        Yb = batch_rows(Y, order, start, m, work[YB])
+        wb = view(batch_weights, 0, m, 1)
+        gather_rows(weights, order, start, m, wb)
+        Z = forward(Xb, params, sizes, codes, work, False)
+        loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, view(work[OUTPUT], 0, m, n_out),
+                                                 view(work[DELTA_A], 0, m, n_out))
+        step_coefficients(optimizer, hyper, step + 1, coeffs)
+        sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
+                          sums, False, False)
+        total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
+        apply_update(optimizer, params, grads, moments, coeffs)
+        step += 1
+    return total, step
 
 
 @njit(**JIT_OPTIONS)

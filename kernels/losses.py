@@ -11,6 +11,8 @@ from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, scale_by_d
 from .config import JIT_OPTIONS
 
 CROSS_ENTROPY, BINARY_CROSS_ENTROPY, MSE = 0, 1, 2
+# scikit-learn's losses (``weighted_output_delta``), each with its canonical output activation.
+LOG_LOSS, BINARY_LOG_LOSS, HALF_SQUARED_ERROR, HALF_POISSON = 3, 4, 5, 6
 
 
 @njit(**JIT_OPTIONS)
@@ -63,6 +65,52 @@ def output_delta(Z, Y, out_code, loss_code, A, delta):
         total /= n
         scale_by_derivative(delta, A, out_code)
     return total
+
+
+@njit(**JIT_OPTIONS)
+def weighted_output_delta(Z, Y, weights, out_code, loss_code, A, delta):
+    """scikit-learn's MLP losses: A = f(Z), delta = w_i (A - Y) / sum(w); returns (loss, sum(w)).
+
+    Z, Y, A, delta (m, n_out), weights (m, 1). The loss is scikit-learn's sample-weighted mean,
+    computed as it computes it, from the probabilities clipped to [eps, 1 - eps] of their dtype
+    rather than from the logits (the clipped value is what it reports):
+    LOG_LOSS (softmax) -sum_j y log p; BINARY_LOG_LOSS (sigmoid) -sum_j [y log p + (1-y) log(1-p)];
+    HALF_SQUARED_ERROR (linear) (A - Y)^2 / 2 averaged over the outputs too (while delta is not
+    divided by n_out: scikit-learn's gradient); HALF_POISSON (exp) sum_j y log(y/A) - y + A.
+    """
+    m, n = Z.shape
+    weight_sum = 0.0
+    for i in range(m):
+        weight_sum += weights[i, 0]
+    for i in range(m):
+        for j in range(n):
+            A[i, j] = Z[i, j]
+    activate(A, out_code)
+    for i in range(m):
+        scale = weights[i, 0] / weight_sum
+        for j in range(n):
+            delta[i, j] = (A[i, j] - Y[i, j]) * scale
+    eps = np.finfo(A.dtype).eps
+    total = 0.0
+    for i in range(m):
+        row = 0.0
+        for j in range(n):
+            a, y = np.float64(A[i, j]), np.float64(Y[i, j])
+            if loss_code == HALF_SQUARED_ERROR:
+                row += (y - a) * (y - a)
+            elif loss_code == HALF_POISSON:
+                row += (y * np.log(y / a) if y != 0 else 0.0) - y + a
+            else:
+                p = min(max(a, eps), 1.0 - eps)
+                if y != 0:
+                    row -= y * np.log(p)
+                if loss_code == BINARY_LOG_LOSS and y != 1:
+                    row -= (1.0 - y) * np.log(1.0 - p)
+        total += weights[i, 0] * row
+    total /= weight_sum
+    if loss_code == HALF_SQUARED_ERROR:
+        total *= 0.5 / n
+    return total, weight_sum
 
 
 # Inlined into its two callers (train_epochs, evaluate): a compile unit of its own cost ~0.2 s of first compile.

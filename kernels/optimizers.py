@@ -20,7 +20,8 @@ from .config import JIT_OPTIONS
 from .views import view
 
 # NO_UPDATE leaves the parameters alone: a training step that only computes the gradients.
-SGD, ADAM, NO_UPDATE = 0, 1, 2
+# SKLEARN_SGD and SKLEARN_ADAM are scikit-learn's formulations (fastbp.sklearn), which differ from PyTorch's.
+SGD, ADAM, NO_UPDATE, SKLEARN_SGD, SKLEARN_ADAM = 0, 1, 2, 3, 4
 LR, MOMENTUM, NESTEROV, L2, BETA1, BETA2, EPSILON = range(7)
 N_HYPER = 7
 # coeffs = hyper followed by the per-step scalars.
@@ -36,6 +37,9 @@ def step_coefficients(optimizer, hyper, step, coeffs):
     if optimizer == ADAM:
         coeffs[ADAM_STEP_SIZE] = hyper[LR] / (1.0 - hyper[BETA1] ** step)
         coeffs[ADAM_INV_SQRT_BIAS2] = 1.0 / np.sqrt(1.0 - hyper[BETA2] ** step)
+    elif optimizer == SKLEARN_ADAM:
+        # scikit-learn folds both bias corrections into the step size, in this order.
+        coeffs[ADAM_STEP_SIZE] = hyper[LR] * np.sqrt(1.0 - hyper[BETA2] ** step) / (1.0 - hyper[BETA1] ** step)
 
 
 @njit(**JIT_OPTIONS)
@@ -47,6 +51,10 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row):
     SGD is PyTorch's: v = momentum*v + g; p -= lr*(g + momentum*v if nesterov else v), with
     state1 the velocity (untouched without momentum). Adam is Kingma & Ba in PyTorch's form,
     state1/state2 the moment estimates. NO_UPDATE changes nothing.
+    SKLEARN_SGD is scikit-learn's: v = momentum*v - lr*g; p += momentum*v - lr*g if nesterov
+    else v (the learning rate inside the velocity: a schedule's change of lr does not rescale
+    the velocity). SKLEARN_ADAM: p -= step_size * m / (sqrt(v) + epsilon), epsilon added to the
+    uncorrected sqrt(v).
     """
     n = params.shape[1]
     lr = coeffs[LR]
@@ -76,6 +84,28 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row):
             state1[row, k] = m
             state2[row, k] = v
             params[row, k] -= step_size * m / (np.sqrt(v) * inv_sqrt_bias2 + epsilon)
+    elif optimizer == SKLEARN_SGD:
+        momentum = coeffs[MOMENTUM]
+        if coeffs[NESTEROV] != 0:
+            for k in range(n):
+                g = grads[grad_row, k]
+                v = momentum * state1[row, k] - lr * g
+                state1[row, k] = v
+                params[row, k] += momentum * v - lr * g
+        else:
+            for k in range(n):
+                v = momentum * state1[row, k] - lr * grads[grad_row, k]
+                state1[row, k] = v
+                params[row, k] += v
+    elif optimizer == SKLEARN_ADAM:
+        beta1, beta2, epsilon, step_size = coeffs[BETA1], coeffs[BETA2], coeffs[EPSILON], coeffs[ADAM_STEP_SIZE]
+        for k in range(n):
+            g = grads[grad_row, k]
+            m = beta1 * state1[row, k] + (1.0 - beta1) * g
+            v = beta2 * state2[row, k] + (1.0 - beta2) * g * g
+            state1[row, k] = m
+            state2[row, k] = v
+            params[row, k] -= step_size * m / (np.sqrt(v) + epsilon)
 
 
 @njit(**JIT_OPTIONS)
