@@ -32,7 +32,6 @@ try:
     from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
     from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
-    from sklearn.utils import shuffle as _shuffle
     from sklearn.utils.validation import validate_data
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("fastbp.sklearn needs scikit-learn: pip install 'fastbp[sklearn]' "
@@ -105,13 +104,13 @@ class _KernelMLP:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = _shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _shuffled(sample_idx, self._random_state)
                 hyper[optimizers.LR] = self._epoch_learning_rate()
                 with _blas_threads():
                     total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work)
                 state.finish_epoch()
                 self.n_iter_ += 1
-                self.loss_ = dtype.type(total / n_samples)
+                self.loss_ = np.float64(total / n_samples)  # float64 for float32 data too, as scikit-learn
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -365,6 +364,14 @@ class _EpochData:
                 self.batch_weights)
             total += part
         return total
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same draws and result, without its
+    input validation, which cost 0.3 ms per epoch here (11% of a digits fit at batch 16)."""
+    indices = np.arange(len(sample_idx))
+    random_state.shuffle(indices)
+    return sample_idx[indices]
 
 
 def _flatten(coefs, intercepts, dtype):

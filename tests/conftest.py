@@ -31,3 +31,10 @@ def reference_targets(y, loss, n_out):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def global_random_seed():
+    """scikit-learn's test fixture (used by its test_mlp.py copy): its default seed, or the one it is told."""
+    import os
+    return int(os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED", "42").split("-")[0])

@@ -105,6 +105,36 @@ def adam_step(p, g, m1, m2, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return p - lr / (1 - beta1 ** t) * m1 / denom, m1, m2
 
 
+def sklearn_sgd_step(p, g, v, lr, momentum=0.9, nesterov=True):
+    """scikit-learn's SGD (learning rate inside the velocity); returns new (p, v)."""
+    v = momentum * v - lr * g
+    return p + (momentum * v - lr * g if nesterov else v), v
+
+
+def sklearn_adam_step(p, g, m1, m2, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """scikit-learn's Adam (epsilon added to the uncorrected sqrt(m2)); returns new (p, m1, m2)."""
+    m1 = beta1 * m1 + (1 - beta1) * g
+    m2 = beta2 * m2 + (1 - beta2) * g * g
+    step_size = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    return p - step_size * m1 / (np.sqrt(m2) + eps), m1, m2
+
+
+def sklearn_loss(name, A, Y, w):
+    """scikit-learn's sample-weighted MLP losses of output activations A against Y (n, n_out), weights w (n,)."""
+    eps = np.finfo(A.dtype).eps
+    P = np.clip(A, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "log_loss":
+            per_sample = -np.where(Y != 0, Y * np.log(P), 0).sum(axis=1)
+        elif name == "binary_log_loss":
+            per_sample = -(np.where(Y != 0, Y * np.log(P), 0) + np.where(Y != 1, (1 - Y) * np.log(1 - P), 0)).sum(axis=1)
+        elif name == "half_squared_error":
+            per_sample = 0.5 * ((Y - A) ** 2).mean(axis=1)
+        else:  # half_poisson
+            per_sample = (np.where(Y != 0, Y * np.log(Y / A), 0) - Y + A).sum(axis=1)
+    return float(np.sum(w * per_sample) / np.sum(w))
+
+
 def one_hot(labels, n):
     Y = np.zeros((len(labels), n))
     Y[np.arange(len(labels)), labels] = 1

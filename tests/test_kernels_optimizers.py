@@ -56,3 +56,40 @@ def test_stateless_sgd_accepts_empty_state(rng):
     expected = params - 0.1 * grads
     O.apply_update(O.SGD, params, grads, (np.zeros(0), np.zeros(0)), _coeffs(O.SGD, 1, 0.1))
     np.testing.assert_allclose(params, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.0, True), (0.5, False), (0.9, True)])
+def test_sklearn_sgd_two_steps(momentum, nesterov, dtype, rng):
+    p, v = rng.normal(size=10), np.zeros(10)
+    params, velocity = p.astype(dtype), v.astype(dtype)
+    for step, lr in ((1, 0.1), (2, 0.05)):  # a schedule's new rate does not rescale the velocity
+        g = rng.normal(size=10)
+        O.apply_update(O.SKLEARN_SGD, params, g.astype(dtype), (velocity, np.zeros(0, dtype)),
+                       _coeffs(O.SKLEARN_SGD, step, lr, momentum, nesterov))
+        p, v = reference.sklearn_sgd_step(p, g, v, lr, momentum, nesterov)
+    np.testing.assert_allclose(params, p, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(velocity, v, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sklearn_adam_three_steps(dtype, rng):
+    p, m1, m2 = rng.normal(size=10), np.zeros(10), np.zeros(10)
+    params, s1, s2 = p.astype(dtype), m1.astype(dtype), m2.astype(dtype)
+    for t in (1, 2, 3):
+        g = rng.normal(size=10)
+        O.apply_update(O.SKLEARN_ADAM, params, g.astype(dtype), (s1, s2), _coeffs(O.SKLEARN_ADAM, t, 0.01, epsilon=1e-3))
+        p, m1, m2 = reference.sklearn_adam_step(p, g, m1, m2, t, 0.01, eps=1e-3)
+    np.testing.assert_allclose(params, p, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(s1, m1, rtol=TOL[dtype], atol=1e-12)
+
+
+def test_sklearn_adam_differs_from_pytorch_adam(rng):
+    """The two Adam forms place epsilon differently: with a large epsilon their steps differ."""
+    g = rng.normal(size=10)
+    steps = []
+    for optimizer in (O.ADAM, O.SKLEARN_ADAM):
+        params = np.zeros(10)
+        O.apply_update(optimizer, params, g, (np.zeros(10), np.zeros(10)), _coeffs(optimizer, 1, 0.01, epsilon=0.1))
+        steps.append(params)
+    assert np.abs(steps[0] - steps[1]).max() > 1e-4
