@@ -1,7 +1,7 @@
 """Side-by-side timing of fastbp against its peers in one process: ``python -m fastbp bench``.
 
 Each row times the same work for fastbp and for each peer that is installed (the
-seeds' NumPy code, PyTorch, scikit-learn), best of a few repeats after a warm-up,
+seeds' NumPy code, PyTorch, scikit-learn, JAX), best of a few repeats after a warm-up,
 and reports peer time / fastbp time next to the target of the performance issue.
 """
 import contextlib
@@ -261,6 +261,36 @@ def sweep_row(table, sklearn, epochs):
               {"fastbp, 1 worker": ">= 1.7x", "scikit-learn GridSearchCV n_jobs=2": ">= 10x"})
 
 
+def sklearn_rows(table, sklearn, quick=False):
+    """fastbp.sklearn against scikit-learn's own estimators, the same parameters and random_state (issue 15)."""
+    if sklearn is None:
+        print("scikit-learn rows skipped: scikit-learn is not installed (pip install \"fastbp[sklearn]\")")
+        return
+    from sklearn import neural_network as upstream
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from fastbp import sklearn as drop_in
+    X, y = sklearn_digits(return_X_y=True)  # float64, as scikit-learn's users have it
+    X = X / 16
+    rng = np.random.default_rng(0)
+    n_wide = 2000 if quick else 20000
+    X_wide = rng.random((n_wide, 784), dtype=np.float32)
+    y_wide = rng.integers(0, 10, n_wide)
+    rows = [("digits, defaults", X, y, {}, ">= 3x"),
+            ("digits, sgd batch 16", X, y, dict(solver="sgd", batch_size=16), ">= 15x"),
+            (f"{n_wide}x784 f32 512-256 b64 2 ep", X_wide, y_wide,
+             dict(hidden_layer_sizes=(512, 256), batch_size=64, max_iter=2), ">= 4x")]
+    for work, X_, y_, params, target in rows:
+        params = dict(random_state=0, **params)
+        if quick:
+            params.setdefault("max_iter", 5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fastbp_seconds = best_time(lambda: drop_in.MLPClassifier(**params).fit(X_, y_), 3)
+            sklearn_seconds = best_time(lambda: upstream.MLPClassifier(**params).fit(X_, y_), 1)
+        table.add(f"MLPClassifier {work}", fastbp_seconds, {"scikit-learn": sklearn_seconds}, target)
+
+
 # Every compiled entry point fastbp and fastbp.compat call, for both dtypes, from an empty kernel cache.
 COMPILE_ALL_SCRIPT = """
 import numpy as np
@@ -348,6 +378,7 @@ def run(quick=False):
                   label=f"784-512-256-10 f32 batch {batch_size} (sweep, 6000 rows)")
     tabular_row(table, jax, [32, 128, 64, 2], 256, 20_000 if quick else 200_000)
     tabular_row(table, jax, [32, 256, 128, 2], 1024, 20_000 if quick else 200_000)
+    sklearn_rows(table, sklearn, quick)
     sweep_row(table, sklearn, 5 if quick else 100)
     startup_rows()
     compile_row()
