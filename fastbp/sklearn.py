@@ -42,6 +42,7 @@ from fastbp.kernels import activations, losses, optimizers
 from fastbp.kernels import epoch as kernels
 from fastbp.network import Network, layer_views
 from fastbp.training import allocate_work
+from fastbp.validation import kernel_view
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -205,7 +206,7 @@ class _KernelMLP:
         hyper = self._hyper()
         with _blas_threads():
             total, _ = kernels.train_weighted_epoch(
-                np.ascontiguousarray(X), _targets(y, dtype), _weights(sample_weight, n, dtype),
+                _kernel_array(X, dtype), _targets(y, dtype), _weights(sample_weight, n, dtype),
                 np.arange(n, dtype=np.intp), n, params, sizes, codes, loss_code, optimizers.NO_UPDATE, hyper,
                 (grads, no_moments, no_moments), 0, allocate_work(sizes, n, dtype, gather=False), np.empty((n, 1), dtype))
         dW, db = layer_views(grads, self._layer_units())
@@ -222,7 +223,7 @@ class _KernelMLP:
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
         if scipy.sparse.issparse(X) or dtype not in (np.float32, np.float64):
             return super()._forward_pass_fast(X, check_input=False)
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = _kernel_array(X, dtype)
         params = _flatten(self.coefs_, self.intercepts_, dtype)
         sizes, codes, _ = self._kernel_layout()
         out = np.empty((X.shape[0], sizes[-1]), dtype=dtype)
@@ -340,7 +341,7 @@ class _EpochData:
 
     def __init__(self, X, y, sample_weight, batch_size, dtype):
         self.sparse = scipy.sparse.issparse(X)
-        self.X = X.tocsr() if self.sparse else np.ascontiguousarray(X)
+        self.X = X.tocsr() if self.sparse else _kernel_array(X, X.dtype)
         self.Y = _targets(y, dtype)
         self.weights = _weights(sample_weight, X.shape[0], dtype)
         self.batch_size = batch_size
@@ -382,17 +383,23 @@ def _flatten(coefs, intercepts, dtype):
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
+def _kernel_array(a, dtype):
+    """``a`` as the kernels take it: C-contiguous, aligned and typed writeable, copied only when it must be
+    (a read-only input, such as joblib's memory-mapped arrays, is viewed, not copied: see ``kernel_view``)."""
+    return kernel_view(np.require(a, dtype=dtype, requirements=["C", "A"]))
+
+
 def _targets(y, dtype):
     """Targets as a C-contiguous (n, n_outputs) array of the parameters' dtype."""
-    y = np.asarray(y, dtype=dtype)
-    return np.ascontiguousarray(y.reshape(len(y), -1))
+    y = np.asarray(y)
+    return _kernel_array(y.reshape(len(y), -1), dtype)
 
 
 def _weights(sample_weight, n, dtype):
     """Sample weights as (n, 1); ones (the same arithmetic as none) when not given."""
     if sample_weight is None:
         return np.ones((n, 1), dtype)
-    return np.ascontiguousarray(np.asarray(sample_weight, dtype=dtype).reshape(n, 1))
+    return _kernel_array(np.asarray(sample_weight).reshape(n, 1), dtype)
 
 
 def _blas_threads():

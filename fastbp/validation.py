@@ -3,6 +3,7 @@
 Each function raises ValueError or TypeError naming the argument and what was
 expected, and returns new arrays without touching the caller's.
 """
+import ctypes
 import numbers
 
 import numpy as np
@@ -34,7 +35,22 @@ def _coerce(array, dtype, name):
     if result is not array and not np.isfinite(result).all():
         limit = np.finfo(dtype).max
         raise ValueError(f"{name} must be within +-{limit:.4g} to fit {np.dtype(dtype).name}; larger values overflow")
-    return result
+    return kernel_view(result)
+
+
+def kernel_view(array):
+    """``array``, or for a read-only one a writeable view of the same memory, for kernels that only read it.
+
+    Numba types a read-only array apart from a writeable one, so read-only input (joblib's memory-mapped
+    arrays in worker processes, ``np.broadcast_to``, a frozen array) compiled a second copy of every
+    kernel it reached, seconds of compile on a first call. No copy is made: the view aliases
+    ``array``'s memory, which the caller keeps alive for the duration of the kernel call; the kernels
+    never write their inputs.
+    """
+    if array.flags.writeable or array.nbytes == 0:
+        return array
+    memory = (ctypes.c_char * array.nbytes).from_address(array.ctypes.data)
+    return np.frombuffer(memory, dtype=array.dtype).reshape(array.shape)
 
 
 def check_features(X, n_features, dtype, name="X"):

@@ -140,6 +140,13 @@ def _unaligned(array):
     return out
 
 
+def _read_only(array):
+    """A read-only copy of ``array``, as joblib's memory-mapped arrays reach worker processes."""
+    out = np.array(array)
+    out.flags.writeable = False
+    return out
+
+
 def test_compiled_signatures_do_not_grow_with_varied_inputs(tmp_path):
     X, y = _digits(120)
     nets = [_every_entry_point(dtype, X, y, tmp_path) for dtype in (np.float32, np.float64)]
@@ -148,6 +155,7 @@ def test_compiled_signatures_do_not_grow_with_varied_inputs(tmp_path):
         (X.astype(np.float64), y), (X.tolist(), y.tolist()), ((X * 16).astype(np.int64), y.astype(np.float32)),
         (np.asfortranarray(X), y), (X[::2], y[::2]), (X.astype(X.dtype.newbyteorder(">")), y),
         (X > 0.5, y.astype(np.uint8)), (X[:1], y[:1]), (_unaligned(X), _unaligned(y)),
+        (_read_only(X), _read_only(y)), (_read_only(X.astype(np.float64)), y),
     ]
     for net in nets:
         for Xv, yv in varied:

@@ -354,6 +354,27 @@ def test_check_estimator_passes_with_sklearns_own_skips(estimator):
     assert skipped == sorted(r["check_name"] for r in theirs if r["status"] == "skipped")
 
 
+def test_read_only_input_reuses_the_compiled_kernels():
+    """joblib hands worker processes read-only memory maps: they must not compile a second set of kernels."""
+    from fastbp.kernels import epoch
+    X, y = _data("iris")
+    for solver in ("adam", "lbfgs"):
+        _fit_quietly(fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver=solver), X, y).predict(X)
+    before = {name: len(getattr(epoch, name).signatures) for name in ("train_weighted_epoch", "evaluate")}
+    frozen_X, frozen_y = X.copy(), y.copy()
+    frozen_X.flags.writeable = frozen_y.flags.writeable = False
+    for solver in ("adam", "lbfgs"):
+        model = _fit_quietly(fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver=solver, random_state=0),
+                             frozen_X, frozen_y)
+        model.predict(frozen_X)
+        np.testing.assert_array_equal(model.predict_proba(frozen_X), _fit_quietly(
+            fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver=solver, random_state=0), X, y
+        ).predict_proba(X))
+    after = {name: len(getattr(epoch, name).signatures) for name in ("train_weighted_epoch", "evaluate")}
+    assert after == before
+    assert not frozen_X.flags.writeable  # the caller's array is left as it was
+
+
 def test_to_network_predicts_the_same():
     X, y = _data("digits")
     model = _fit_quietly(fb.MLPClassifier(hidden_layer_sizes=(16,), activation="tanh", max_iter=10,

@@ -115,3 +115,14 @@ def test_unaligned_input_reaches_the_kernels_aligned():
     assert not unaligned.flags.aligned
     coerced = check_features(unaligned, 4, np.float64)
     assert coerced.flags.aligned and coerced.flags.c_contiguous and np.array_equal(coerced, X)
+
+
+def test_kernel_view_of_a_read_only_array_shares_its_memory():
+    from fastbp.validation import kernel_view
+    frozen = np.arange(12.0).reshape(3, 4)
+    frozen.flags.writeable = False
+    view = kernel_view(frozen)
+    assert view.flags.writeable and view.flags.c_contiguous and view.shape == (3, 4)
+    assert np.shares_memory(view, frozen) and np.array_equal(view, frozen)
+    writeable = np.ones(3)
+    assert kernel_view(writeable) is writeable
