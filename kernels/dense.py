@@ -1,4 +1,4 @@
-"""Dense layer kernels: fused forward, hidden delta, and weight/bias gradient.
+"""Dense layer kernels: fused forward, hidden delta, weight/bias gradient, and a layer's backward step with its update.
 
 Shapes follow ``Z = A_prev @ W + b`` with samples in rows: A_prev (m, fan_in),
 W (fan_in, fan_out), b (fan_out,), Z/A/delta (m, fan_out). The GEMMs go to the
@@ -9,7 +9,8 @@ from numba import njit
 from .activations import activate, scale_by_derivative
 from .blas import gemm
 from .config import JIT_OPTIONS
-from .views import transpose
+from .optimizers import NO_UPDATE, update_row
+from .views import transpose, view
 
 
 # m * k * n up to which plain loops replace a BLAS call (whose fixed cost dominates tiny products).
@@ -74,3 +75,30 @@ def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
                 dW[i, j] += l2_over_m * w
                 sum_sq += w * w
     return sum_sq
+
+
+@njit(**JIT_OPTIONS)
+def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
+                    l2_over_m):
+    """One layer's backward step, then its optimizer update; returns sum(W**2) before the update when
+    l2_over_m > 0, else 0.
+
+    dW, db receive the gradients (with l2_over_m * W only for NO_UPDATE, which keeps them as the
+    result; otherwise the L2 term is folded into the update's pass over W, see
+    :func:`.optimizers.update_row`). delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev) with W
+    before its update; pass it with no rows (the first layer) to skip it. state_W = (state1, state2)
+    like W, state_b like b. The update follows the layer's gradient while dW is still in cache.
+    """
+    if optimizer == NO_UPDATE:
+        sum_sq = weight_gradient(A_prev, delta, W, l2_over_m, dW, db)
+    else:
+        weight_gradient(A_prev, delta, W, 0.0, dW, db)
+    if delta_prev.shape[0] == A_prev.shape[0]:
+        hidden_delta(delta, W, A_prev, code_prev, delta_prev)
+    if optimizer != NO_UPDATE:
+        size, n = W.size, b.shape[0]
+        sum_sq = update_row(optimizer, coeffs, view(W, 0, 1, size), view(state_W[0], 0, 1, size),
+                            view(state_W[1], 0, 1, size), 0, view(dW, 0, 1, size), 0, l2_over_m)
+        update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
+                   view(db, 0, 1, n), 0, 0.0)
+    return sum_sq if l2_over_m > 0 else 0.0

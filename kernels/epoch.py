@@ -13,8 +13,8 @@ once per dtype:
   C-contiguous: consecutive rows are used in place, without a copy.
 
 Training has two entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
-(:mod:`.dense` products, BLAS or loops for tiny ones, a gradient buffer and one update pass,
-:mod:`.optimizers`) and ``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update
+(:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its gradient,
+with the L2 term folded into the update, :mod:`.optimizers`) and ``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update
 fused into the backward pass, for small batches of large layers). The loop's ``rows`` flag is a
 constant in each, so the compiler drops the other path's code: each path compiles only when
 first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s
@@ -30,10 +30,10 @@ from numba import njit
 
 from .activations import LINEAR, activate
 from .config import JIT_OPTIONS
-from .dense import dense_forward, hidden_delta, weight_gradient
+from .dense import backward_update, dense_forward
 from .fused import N_BLOCKS, backward_update_rows, dense_forward_rows
 from .losses import count_correct, output_delta, weighted_output_delta
-from .optimizers import L2, N_COEFFS, apply_update, step_coefficients
+from .optimizers import L2, N_COEFFS, step_coefficients
 from .views import vector, view
 
 XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
@@ -127,9 +127,11 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     receives the gradients, with l2_over_m * W added to each dW. Returns sum ||W||^2 over the layers (before
     any update) when l2_over_m > 0, else 0.
 
-    With ``rows`` each layer is also updated, in the same pass (:mod:`.fused`): state = (state1, state2)
-    like params, sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool. Inlined, so a
-    constant ``rows`` leaves one path in the caller.
+    Each layer is also updated by the optimizer as soon as its gradient and hidden delta are computed,
+    state = (state1, state2) like params: with ``rows`` in the same pass over W by the small-batch row
+    loops (:mod:`.fused`; sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool), else
+    after the layer's BLAS products (:func:`.dense.backward_update`). Inlined, so a constant ``rows``
+    leaves one path in the caller.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -149,15 +151,14 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
             A_prev = Xb
             delta_prev = view(work[DELTA_B], 0, 0, sizes[layer])  # no rows: the input needs no delta
             code_prev = np.intp(LINEAR)
+        S1W, S1b = layer_params(state[0], sizes, layer)
+        S2W, S2b = layer_params(state[1], sizes, layer)
         if rows:
-            S1W, S1b = layer_params(state[0], sizes, layer)
-            S2W, S2b = layer_params(state[1], sizes, layer)
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                            delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
         else:
-            sum_sq += weight_gradient(A_prev, delta, W, l2_over_m, dW, db)
-            if layer > 0:
-                hidden_delta(delta, W, A_prev, code_prev, delta_prev)
+            sum_sq += backward_update(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev, delta_prev,
+                                      optimizer, coeffs, l2_over_m)
         delta = delta_prev
     return sum_sq
 
@@ -200,8 +201,6 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
                 return step, start // batch_size
-            if not rows:
-                apply_update(optimizer, params, grads, moments, coeffs)
             step += 1
             cost = batch_total / m
             total += batch_total
@@ -273,7 +272,6 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
         sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
                           sums, False, False)
         total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
-        apply_update(optimizer, params, grads, moments, coeffs)
         step += 1
     return total, step
 

@@ -113,7 +113,7 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
                 sum_sq += W[i, j] * W[i, j]
     length = (stop - start) * n
     update_row(optimizer, coeffs, view(W, start * n, 1, length), view(state1, start * n, 1, length),
-               view(state2, start * n, 1, length), 0, view(dW, start * n, 1, length), 0)
+               view(state2, start * n, 1, length), 0, view(dW, start * n, 1, length), 0, 0.0)
     sums[block] = sum_sq
 
 
@@ -153,7 +153,7 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
         for j in range(n):
             db[j] += delta[r, j]
     update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
-               view(db, 0, 1, n), 0)
+               view(db, 0, 1, n), 0, 0.0)
     sum_sq = 0.0
     for block in range(n_blocks):
         sum_sq += sums[block]

@@ -44,9 +44,13 @@ def step_coefficients(optimizer, hyper, step, coeffs):
 
 
 @njit(**JIT_OPTIONS)
-def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row):
-    """One optimizer step on params[row] given grads[grad_row]; params, state1, state2 (rows, n), grads (.., n).
+def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, l2):
+    """One optimizer step on params[row] given grads[grad_row] + l2 * params[row]; returns sum(params[row]**2)
+    before the step (float64). params, state1, state2 (rows, n), grads (.., n).
 
+    Folding the L2 term in here saves the gradient's separate pass over W and dW (read W, read and
+    write dW): 3 us of a 25 us digits step at batch 16. The sum of squares rides along for the
+    reported cost; the update is bound by memory, not by these two multiply-adds.
     Rows of 2-D arrays rather than 1-D row views: a view per row cost 70 ns here (reference
     counts), more than the update of a 32-wide row itself.
     SGD is PyTorch's: v = momentum*v + g; p -= lr*(g + momentum*v if nesterov else v), with
@@ -63,53 +67,69 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row):
     # float64 was bound by the float64 sqrt and division: 1067 us per step of 535k parameters,
     # the same as float64 itself.
     real = params.dtype.type
-    lr, momentum = real(coeffs[LR]), real(coeffs[MOMENTUM])
+    lr, momentum, decay = real(coeffs[LR]), real(coeffs[MOMENTUM]), real(l2)
     beta1, beta2, epsilon = real(coeffs[BETA1]), real(coeffs[BETA2]), real(coeffs[EPSILON])
     one_minus_beta1, one_minus_beta2 = real(1.0 - coeffs[BETA1]), real(1.0 - coeffs[BETA2])
     step_size, inv_sqrt_bias2 = real(coeffs[ADAM_STEP_SIZE]), real(coeffs[ADAM_INV_SQRT_BIAS2])
+    sum_sq = 0.0
     if optimizer == SGD:
         if momentum == 0:
             for k in range(n):
-                params[row, k] -= lr * grads[grad_row, k]
+                p = params[row, k]
+                sum_sq += p * p
+                params[row, k] = p - lr * (grads[grad_row, k] + decay * p)
         elif coeffs[NESTEROV] != 0:
             for k in range(n):
-                g = grads[grad_row, k]
+                p = params[row, k]
+                sum_sq += p * p
+                g = grads[grad_row, k] + decay * p
                 v = momentum * state1[row, k] + g
                 state1[row, k] = v
-                params[row, k] -= lr * (g + momentum * v)
+                params[row, k] = p - lr * (g + momentum * v)
         else:
             for k in range(n):
-                v = momentum * state1[row, k] + grads[grad_row, k]
+                p = params[row, k]
+                sum_sq += p * p
+                v = momentum * state1[row, k] + grads[grad_row, k] + decay * p
                 state1[row, k] = v
-                params[row, k] -= lr * v
+                params[row, k] = p - lr * v
     elif optimizer == ADAM:
         for k in range(n):
-            g = grads[grad_row, k]
+            p = params[row, k]
+            sum_sq += p * p
+            g = grads[grad_row, k] + decay * p
             m = beta1 * state1[row, k] + one_minus_beta1 * g
             v = beta2 * state2[row, k] + one_minus_beta2 * g * g
             state1[row, k] = m
             state2[row, k] = v
-            params[row, k] -= step_size * m / (np.sqrt(v) * inv_sqrt_bias2 + epsilon)
+            params[row, k] = p - step_size * m / (np.sqrt(v) * inv_sqrt_bias2 + epsilon)
     elif optimizer == SKLEARN_SGD:
         if coeffs[NESTEROV] != 0:
             for k in range(n):
-                g = grads[grad_row, k]
+                p = params[row, k]
+                sum_sq += p * p
+                g = grads[grad_row, k] + decay * p
                 v = momentum * state1[row, k] - lr * g
                 state1[row, k] = v
-                params[row, k] += momentum * v - lr * g
+                params[row, k] = p + (momentum * v - lr * g)
         else:
             for k in range(n):
-                v = momentum * state1[row, k] - lr * grads[grad_row, k]
+                p = params[row, k]
+                sum_sq += p * p
+                v = momentum * state1[row, k] - lr * (grads[grad_row, k] + decay * p)
                 state1[row, k] = v
-                params[row, k] += v
+                params[row, k] = p + v
     elif optimizer == SKLEARN_ADAM:
         for k in range(n):
-            g = grads[grad_row, k]
+            p = params[row, k]
+            sum_sq += p * p
+            g = grads[grad_row, k] + decay * p
             m = beta1 * state1[row, k] + one_minus_beta1 * g
             v = beta2 * state2[row, k] + one_minus_beta2 * g * g
             state1[row, k] = m
             state2[row, k] = v
-            params[row, k] -= step_size * m / (np.sqrt(v) + epsilon)
+            params[row, k] = p - step_size * m / (np.sqrt(v) + epsilon)
+    return sum_sq
 
 
 @njit(**JIT_OPTIONS)
@@ -118,4 +138,4 @@ def apply_update(optimizer, params, grads, state, coeffs):
     (or empty when the optimizer keeps no state)."""
     n = params.shape[0]
     update_row(optimizer, coeffs, view(params, 0, 1, n), view(state[0], 0, 1, min(state[0].shape[0], n)),
-               view(state[1], 0, 1, min(state[1].shape[0], n)), 0, view(grads, 0, 1, n), 0)
+               view(state[1], 0, 1, min(state[1].shape[0], n)), 0, view(grads, 0, 1, n), 0, 0.0)

@@ -49,3 +49,55 @@ def test_operands_taken_transposed_and_one_row(rng):
     out = np.empty((1, 3))
     dense_forward(A_prev, W, b, K.SIGMOID, out)
     np.testing.assert_allclose(out, reference.activation("sigmoid", A_prev @ W), rtol=1e-12)
+
+
+def _coeffs(optimizer, lr=0.1, momentum=0.9, nesterov=True):
+    from fastbp.kernels import optimizers as O
+    hyper = np.zeros(O.N_HYPER)
+    hyper[[O.LR, O.MOMENTUM, O.NESTEROV, O.BETA1, O.BETA2, O.EPSILON]] = lr, momentum, nesterov, 0.9, 0.999, 1e-8
+    coeffs = np.empty(O.N_COEFFS)
+    O.step_coefficients(optimizer, hyper, 1, coeffs)
+    return coeffs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2_over_m", [0.0, 0.3])
+@pytest.mark.parametrize("shape", [(1, 2, 3), (8, 5, 3), (16, 64, 100), (3, 70, 33)], ids=str)
+def test_backward_update_equals_gradient_then_update(shape, l2_over_m, dtype, rng):
+    """The layer's fused step equals the unfused one: gradients with L2, hidden delta, then SGD/Nesterov."""
+    from fastbp.kernels import optimizers as O
+    from fastbp.kernels.dense import backward_update
+    m, fan_in, fan_out = shape
+    A_prev = np.abs(rng.normal(size=(m, fan_in)))  # relu outputs
+    delta, W, b = rng.normal(size=(m, fan_out)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)
+    vW, vb = rng.normal(size=W.shape), rng.normal(size=b.shape)
+    cast = lambda *arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
+    Wk, bk, vWk, vbk = cast(W, b, vW, vb)
+    dW, db, delta_prev = np.empty_like(Wk), np.empty_like(bk), np.empty((m, fan_in), dtype)
+    sum_sq = backward_update(*cast(A_prev, delta), Wk, bk, dW, db, (vWk, np.zeros(0, dtype)), (vbk, np.zeros(0, dtype)),
+                             K.RELU, delta_prev, O.SKLEARN_SGD, _coeffs(O.SKLEARN_SGD), l2_over_m)
+    gW, gb = A_prev.T @ delta + l2_over_m * W, delta.sum(axis=0)
+    W_ref, vW_ref = reference.sklearn_sgd_step(W, gW, vW, 0.1)
+    b_ref, vb_ref = reference.sklearn_sgd_step(b, gb, vb, 0.1)
+    tol = 10 * TOL[dtype]
+    np.testing.assert_allclose(delta_prev, (delta @ W.T) * (A_prev > 0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(Wk, W_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(vWk, vW_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(bk, b_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(vbk, vb_ref, rtol=tol, atol=tol)
+    assert sum_sq == pytest.approx(np.sum(W ** 2) if l2_over_m else 0.0, rel=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_update_without_update_keeps_gradients_with_l2(dtype, rng):
+    from fastbp.kernels import optimizers as O
+    from fastbp.kernels.dense import backward_update
+    A_prev, delta, W = rng.normal(size=(6, 4)), rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    A_prev, delta, W = A_prev.astype(dtype), delta.astype(dtype), W.astype(dtype)
+    b, dW, db, no_rows = np.zeros(3, dtype), np.empty((4, 3), dtype), np.empty(3, dtype), np.empty((0, 4), dtype)
+    W_before, empty = W.copy(), np.zeros(0, dtype)
+    sum_sq = backward_update(A_prev, delta, W, b, dW, db, (empty, empty), (empty, empty), K.LINEAR, no_rows,
+                             O.NO_UPDATE, np.zeros(O.N_COEFFS), 0.5)
+    np.testing.assert_array_equal(W, W_before)
+    np.testing.assert_allclose(dW, A_prev.T @ delta + 0.5 * W, rtol=TOL[dtype], atol=TOL[dtype])
+    assert sum_sq == pytest.approx(float(np.sum(W.astype(float) ** 2)), rel=TOL[dtype])

@@ -93,3 +93,18 @@ def test_sklearn_adam_differs_from_pytorch_adam(rng):
         O.apply_update(optimizer, params, g, (np.zeros(10), np.zeros(10)), _coeffs(optimizer, 1, 0.01, epsilon=0.1))
         steps.append(params)
     assert np.abs(steps[0] - steps[1]).max() > 1e-4
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("optimizer", [O.SGD, O.ADAM, O.SKLEARN_SGD, O.SKLEARN_ADAM])
+def test_update_row_folds_l2_and_returns_the_sum_of_squares(optimizer, dtype, rng):
+    """update_row(..., l2) is the step on grads + l2 * params, and returns sum(params**2) before it."""
+    p, g = rng.normal(size=(1, 12)).astype(dtype), rng.normal(size=(1, 12)).astype(dtype)
+    coeffs = _coeffs(optimizer, 1, 0.05, momentum=0.7, nesterov=True)
+    folded, unfolded = p.copy(), p.copy()
+    states = [(np.zeros_like(p), np.zeros_like(p)) for _ in range(2)]
+    sum_sq = O.update_row(optimizer, coeffs, folded, *states[0], 0, g, 0, 0.25)
+    O.update_row(optimizer, coeffs, unfolded, *states[1], 0, g + dtype(0.25) * p, 0, 0.0)
+    np.testing.assert_allclose(folded, unfolded, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(states[0][0], states[1][0], rtol=TOL[dtype], atol=TOL[dtype])
+    assert sum_sq == pytest.approx(float(np.sum(p.astype(float) ** 2)), rel=TOL[dtype])
