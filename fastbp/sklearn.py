@@ -110,19 +110,7 @@ class _KernelMLP:
                 with _blas_threads():
                     total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work)
                 state.finish_epoch()
-                self.n_iter_ += 1
-                self.loss_ = np.float64(total / n_samples)  # float64 for float32 data too, as scikit-learn
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(self.early_stopping, X_val, y_val, w_val)
-                self._optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._optimizer.trigger_stopping(self._no_improvement_message(), self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
+                if self._end_epoch(total / n_samples, n_samples, X_val, y_val, w_val) or incremental:
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
@@ -132,6 +120,22 @@ class _KernelMLP:
         if self.early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
+
+    def _end_epoch(self, loss, n_samples, X_val, y_val, w_val):
+        """scikit-learn's bookkeeping after an epoch of mean loss ``loss``; True when training stops."""
+        self.n_iter_ += 1
+        self.loss_ = np.float64(loss)  # float64 for float32 data too, as scikit-learn's
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        self._update_no_improvement_count(self.early_stopping, X_val, y_val, w_val)
+        self._optimizer.iteration_ends(self.t_)
+        if self._no_improvement_count > self.n_iter_no_change:
+            if self._optimizer.trigger_stopping(self._no_improvement_message(), self.verbose):
+                return True
+            self._no_improvement_count = 0
+        return False
 
     def _new_optimizer(self):
         params = self.coefs_ + self.intercepts_
