@@ -55,6 +55,38 @@ def sigmoid(z):
     return (1.0 if z >= 0 else e) / (1.0 + e)
 
 
+# Below this |z|, tanh takes its Taylor series (the exp form loses digits to cancellation there).
+TANH_SERIES_LIMIT = 0.125
+
+
+@njit(inline="always", cache=True, nogil=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+def tanh(z):
+    """tanh of one scalar in float64 within 8 ulp, as plain arithmetic so that loops over it vectorize.
+
+    Numba's np.tanh is a scalar libm call: a 200x100 float64 layer took 512 us with it, 50-60 us
+    with this (NumPy's own ufunc: 38 us); a digits fit of fastbp.sklearn with activation="tanh" went
+    from 1.0-1.2x scikit-learn's speed to 2.2x (logistic: 3.0x). Inlined, or the loop around it
+    stays scalar (332 us). (1 - e) / (1 + e) with e = exp(-2|z|), the sign put back; for
+    |z| < TANH_SERIES_LIMIT the series to z**15 (truncation below 1e-17 relative). NaN stays NaN.
+    """
+    x = np.float64(z)
+    a = abs(x)
+    e = exp_nonpositive(-2.0 * a)
+    far = (1.0 - e) / (1.0 + e)
+    x2 = a * a
+    p = 929569.0 / 638512875.0
+    p = p * x2 - 21844.0 / 6081075.0
+    p = p * x2 + 1382.0 / 155925.0
+    p = p * x2 - 62.0 / 2835.0
+    p = p * x2 + 17.0 / 315.0
+    p = p * x2 - 2.0 / 15.0
+    p = p * x2 + 1.0 / 3.0
+    near = a - a * x2 * p
+    t = near if a < TANH_SERIES_LIMIT else far
+    t = t if x >= 0 else -t
+    return t if x == x else x
+
+
 @njit(**JIT_OPTIONS)
 def activate(A, code):
     """A = f(A) in place for A of shape (m, n); softmax is row-wise.
@@ -81,7 +113,7 @@ def activate(A, code):
     elif code == TANH:
         for i in range(m):
             for j in range(n):
-                A[i, j] = np.tanh(A[i, j])
+                A[i, j] = tanh(A[i, j])
     elif code == EXP:
         for i in range(m):
             for j in range(n):

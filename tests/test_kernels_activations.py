@@ -63,3 +63,28 @@ def test_exp_nonpositive_is_within_two_ulp_of_numpy():
     tail = np.array([-708.5, -745.2, -1e4, -np.inf])
     apply(tail, tail_out := np.empty(4))
     assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage
+
+
+def test_tanh_is_within_eight_ulp_of_numpy():
+    """At most 6 ulp measured, just above the series' range, where 1 - exp(-2|z|) cancels (1.3e-15 relative)."""
+    from numba import njit
+    tanh = K.tanh
+
+    @njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = tanh(x[i])
+
+    rng = np.random.default_rng(1)
+    magnitudes = np.concatenate([rng.uniform(0, 20, 100_000), rng.uniform(0, 0.2, 100_000),
+                                 rng.uniform(0, 1e-6, 1000), [0.0, 5e-324, 1e-300, 0.125, np.nextafter(0.125, 0), 19.1,
+                                                              40.0, 1e4, np.inf]])
+    x = np.concatenate([magnitudes, -magnitudes])
+    out = np.empty_like(x)
+    apply(x, out)
+    assert np.all(np.abs(out - np.tanh(x)) <= 8 * np.spacing(np.abs(np.tanh(x))))
+    nonzero = x != 0  # the sign of a zero result is not kept (fastmath "nsz")
+    assert np.array_equal(np.signbit(out[nonzero]), np.signbit(np.tanh(x[nonzero])))
+    nan = np.array([np.nan])
+    apply(nan, nan_out := np.empty(1))
+    assert np.isnan(nan_out[0])  # a diverged network stays visibly diverged
