@@ -408,3 +408,19 @@ def test_import_without_sklearn_says_how_to_install():
             "try:\n    import fastbp.sklearn\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install" in out and "fastbp[sklearn]" in out
+
+
+def test_the_readme_sklearn_section_runs_as_printed(tmp_path):
+    """README "From scikit-learn": its two code blocks, unchanged, one after the other in a script."""
+    import os
+    import textwrap
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    section = readme.split("## From scikit-learn", 1)[1].split("\n## ", 1)[0]
+    blocks = [textwrap.dedent(part.split("```", 1)[0]) for part in section.split("```python\n")[1:]]
+    assert len(blocks) == 2
+    script = tmp_path / "from_sklearn.py"
+    script.write_text("\n".join(blocks) + "\nprint('best', search.best_score_)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, last = done.stdout.splitlines()[0], done.stdout.splitlines()[-1]
+    assert float(first.split()[0]) > 0.95 and last.startswith("best ")
