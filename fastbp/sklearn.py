@@ -162,7 +162,8 @@ class _KernelMLP:
         return hyper
 
     def _split(self, X, y, sample_weight):
-        """(X_train, y_train, w_train, X_val, y_val, w_val): scikit-learn's early-stopping split, or all for training."""
+        """(X_train, y_train, w_train, X_val, y_val, w_val): scikit-learn's early-stopping split, or all of it
+        for training."""
         if not self.early_stopping:
             return X, y, sample_weight, None, None, None
         # Not stratified for multilabel targets, as scikit-learn.
@@ -199,6 +200,8 @@ class _KernelMLP:
     # -- lbfgs: scikit-learn's driver, fastbp's loss and gradient ---------------------------------------
 
     def _backprop(self, X, y, sample_weight, activations, deltas, coef_grads, intercept_grads):
+        # scikit-learn's hook for the loss and gradient of all samples (its L-BFGS objective): one batch of
+        # the epoch kernel in sample order, with no update, fills coef_grads and intercept_grads.
         if scipy.sparse.issparse(X):
             return super()._backprop(X, y, sample_weight, activations, deltas, coef_grads, intercept_grads)
         dtype = X.dtype
@@ -212,7 +215,8 @@ class _KernelMLP:
             total, _ = kernels.train_weighted_epoch(
                 _kernel_array(X, dtype), _targets(y, dtype), _weights(sample_weight, n, dtype),
                 np.arange(n, dtype=np.intp), n, params, sizes, codes, loss_code, optimizers.NO_UPDATE, hyper,
-                (grads, no_moments, no_moments), 0, allocate_work(sizes, n, dtype, gather=False), np.empty((n, 1), dtype))
+                (grads, no_moments, no_moments), 0, allocate_work(sizes, n, dtype, gather=False),
+                np.empty((n, 1), dtype))
         dW, db = layer_views(grads, self._layer_units())
         for layer in range(len(dW)):
             coef_grads[layer] = dW[layer]

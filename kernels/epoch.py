@@ -13,9 +13,11 @@ once per dtype:
   C-contiguous: consecutive rows are used in place, without a copy.
 
 Training has two entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
-(:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its gradient,
-with the L2 term folded into the update, :mod:`.optimizers`) and ``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update
-fused into the backward pass, for small batches of large layers). The loop's ``rows`` flag is a
+(:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its
+gradient with the L2 term folded into the update, :mod:`.optimizers`) and ``train_epochs_rows``
+(:mod:`.fused` row loops with the optimizer update fused into the backward pass, for small
+batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions on the first
+path for ``fastbp.sklearn``. The loop's ``rows`` flag is a
 constant in each, so the compiler drops the other path's code: each path compiles only when
 first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s
 now, against 17 s before the small-batch path existed).

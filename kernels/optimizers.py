@@ -1,11 +1,13 @@
 """Optimizer updates, as one row update that every kernel shares.
 
 ``update_row`` applies one optimizer step to a contiguous run of parameters given their
-gradient, reading and writing the parameters and the optimizer state once. The flat pass
-``apply_update`` runs it over the whole parameter buffer; the fused small-batch kernels
-(:mod:`.fused`) run it on each row of W right after computing that row's gradient, so W and
-the state are touched once per step. A new update rule is one more ``optimizer`` code here:
-a branch in ``update_row`` and, if it needs per-step scalars, in ``step_coefficients``.
+gradient, reading and writing the parameters and the optimizer state once. The BLAS path
+(:func:`.dense.backward_update`) runs it on each layer right after the layer's gradient, with
+the L2 term folded in; the fused small-batch kernels (:mod:`.fused`) on each block of rows of W
+right after computing its gradient, so W and the state are touched once per step. The flat
+pass ``apply_update`` runs it over a whole buffer (the asv suite times the rules with it). A new
+update rule is one more ``optimizer`` code here: a branch in ``update_row`` and, if it needs
+per-step scalars, in ``step_coefficients``.
 
 Hyperparameters travel in one small float64 array ``hyper``, indexed by the constants
 below, so every kernel has one signature per parameter dtype. ``update_row`` rounds them to
@@ -39,8 +41,10 @@ def step_coefficients(optimizer, hyper, step, coeffs):
         coeffs[ADAM_STEP_SIZE] = hyper[LR] / (1.0 - hyper[BETA1] ** step)
         coeffs[ADAM_INV_SQRT_BIAS2] = 1.0 / np.sqrt(1.0 - hyper[BETA2] ** step)
     elif optimizer == SKLEARN_ADAM:
-        # scikit-learn folds both bias corrections into the step size, in this order.
+        # scikit-learn folds both bias corrections into the step size, in this order, and adds epsilon
+        # to the uncorrected sqrt(v): ADAM's update with a factor 1 on sqrt(v).
         coeffs[ADAM_STEP_SIZE] = hyper[LR] * np.sqrt(1.0 - hyper[BETA2] ** step) / (1.0 - hyper[BETA1] ** step)
+        coeffs[ADAM_INV_SQRT_BIAS2] = 1.0
 
 
 @njit(**JIT_OPTIONS)
@@ -95,7 +99,7 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
                 v = momentum * state1[row, k] + grads[grad_row, k] + decay * p
                 state1[row, k] = v
                 params[row, k] = p - lr * v
-    elif optimizer == ADAM:
+    elif optimizer == ADAM or optimizer == SKLEARN_ADAM:
         for k in range(n):
             p = params[row, k]
             g = grads[grad_row, k] + decay * p
@@ -118,15 +122,6 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
                 v = momentum * state1[row, k] - lr * (grads[grad_row, k] + decay * p)
                 state1[row, k] = v
                 params[row, k] = p + v
-    elif optimizer == SKLEARN_ADAM:
-        for k in range(n):
-            p = params[row, k]
-            g = grads[grad_row, k] + decay * p
-            m = beta1 * state1[row, k] + one_minus_beta1 * g
-            v = beta2 * state2[row, k] + one_minus_beta2 * g * g
-            state1[row, k] = m
-            state2[row, k] = v
-            params[row, k] = p - step_size * m / (np.sqrt(v) + epsilon)
     return sum_sq
 
 
