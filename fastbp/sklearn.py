@@ -32,7 +32,7 @@ try:
     from sklearn.neural_network import MLPClassifier as _SklearnMLPClassifier
     from sklearn.neural_network import MLPRegressor as _SklearnMLPRegressor
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
-    from sklearn.utils.validation import validate_data
+    from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("fastbp.sklearn needs scikit-learn: pip install 'fastbp[sklearn]' "
                       "(or pip install scikit-learn)") from error
@@ -259,7 +259,6 @@ class _KernelMLP:
         ValueError
             For ``loss="poisson"``, whose exp output fastbp.Network does not have.
         """
-        from sklearn.utils.validation import check_is_fitted
         check_is_fitted(self)
         if self.out_activation_ not in _NETWORK_LOSSES:
             raise ValueError(f"to_network: the {self.out_activation_!r} output (loss={self.loss!r}) has no "
