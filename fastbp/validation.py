@@ -25,7 +25,8 @@ def _check_finite(array, name):
 
 
 def _coerce(array, dtype, name):
-    """C-contiguous, aligned, native ``dtype`` copy (or the array itself); refuses values the cast turns into inf.
+    """C-contiguous, aligned, native ``dtype`` copy (or the array itself, or for a read-only array a writeable
+    view of it: see ``kernel_view``); refuses values the cast turns into inf.
 
     Alignment matters: arrays received from other processes (Dask, shared memory) may be
     unaligned, and Numba compiles a separate, slower kernel for those.

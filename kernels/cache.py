@@ -30,9 +30,11 @@ def sources_digest():
 
 
 def cache_dir():
-    """Where Numba caches functions defined in the kernel modules (beside them, or NUMBA_CACHE_DIR's mirror)."""
+    """Where Numba caches functions defined in the kernel modules (beside them, or NUMBA_CACHE_DIR's mirror);
+    None when nothing is cached (NUMBA_DISABLE_JIT)."""
     probe = njit(cache=True)(_probe)  # never compiled: only its cache locator is asked
-    return pathlib.Path(probe._cache._cache_path)
+    cache = getattr(probe, "_cache", None)
+    return None if cache is None else pathlib.Path(cache._cache_path)
 
 
 def _probe():
@@ -46,6 +48,8 @@ def drop_stale_cache():
     only what its own per-file check finds stale, as without this module.
     """
     directory = cache_dir()
+    if directory is None:
+        return False
     stamp = directory / STAMP
     digest = sources_digest()
     try:
