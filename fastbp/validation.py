@@ -45,12 +45,12 @@ def kernel_view(array):
     Numba types a read-only array apart from a writeable one, so read-only input (joblib's memory-mapped
     arrays in worker processes, ``np.broadcast_to``, a frozen array) compiled a second copy of every
     kernel it reached, seconds of compile on a first call. No copy is made: the view aliases
-    ``array``'s memory, which the caller keeps alive for the duration of the kernel call; the kernels
-    never write their inputs.
+    ``array``'s memory and keeps ``array`` alive; the kernels never write their inputs.
     """
     if array.flags.writeable or array.nbytes == 0:
         return array
     memory = (ctypes.c_char * array.nbytes).from_address(array.ctypes.data)
+    memory.owner = array  # the view's base is ``memory``: through it, the view keeps ``array`` alive
     return np.frombuffer(memory, dtype=array.dtype).reshape(array.shape)
 
 

@@ -126,3 +126,15 @@ def test_kernel_view_of_a_read_only_array_shares_its_memory():
     assert np.shares_memory(view, frozen) and np.array_equal(view, frozen)
     writeable = np.ones(3)
     assert kernel_view(writeable) is writeable
+
+
+def test_kernel_view_keeps_its_read_only_array_alive():
+    import gc
+    import weakref
+    from fastbp.validation import kernel_view
+    frozen = np.arange(6.0)
+    frozen.flags.writeable = False
+    view, alive = kernel_view(frozen), weakref.ref(frozen)
+    del frozen
+    gc.collect()
+    assert alive() is not None and np.array_equal(view, np.arange(6.0))
