@@ -1,8 +1,10 @@
 """Who owns the cores: one thread pool at a time in the hot path.
 
 Large batches: the kernels call NumPy's OpenBLAS (see :mod:`fastbp.kernels.blas`) and BLAS
-gets the threads. Small batches (:mod:`fastbp.kernels.fused`): no BLAS call at all, and the
-kernels' own blocks run on Numba's thread pool. Running Numba's pool beside OpenBLAS's
+gets the threads. Batches of a few rows (:mod:`fastbp.kernels.fused`): no BLAS call at all, and
+the kernels' own blocks run on Numba's thread pool. Batches in between
+(:mod:`fastbp.kernels.dense_parallel`): each layer runs in blocks on Numba's pool, and every BLAS
+call inside a block gets one thread. Running Numba's pool beside OpenBLAS's
 busy-waiting pool oversubscribes the cores (an epoch measured 28 s instead of 1.9 s here),
 so a compiled call uses one or the other, with the thread count set for its duration.
 
@@ -96,3 +98,20 @@ def kernel_threads(n_threads):
         yield count
     finally:
         numba.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def layer_threads(n_threads, split=True):
+    """Context manager for the BLAS-path training kernels: yields the number of blocks to split layers into.
+
+    With ``split``, Numba's parallel kernels available and more than one thread wanted, the layers run
+    in that many blocks on Numba's pool and every BLAS call inside them gets one thread (one pool in
+    the hot path, see ``fastbp.kernels.dense_parallel``); otherwise yields 1 and BLAS gets the threads.
+    """
+    with kernel_threads(n_threads if split else 1) as count:
+        if count == 1:
+            with blas_threads(n_threads):
+                yield 1
+        else:
+            with blas_threads(1):
+                yield count

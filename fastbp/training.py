@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from fastbp import registry, threads
 from fastbp.history import History
 from fastbp.kernels import epoch as kernels
-from fastbp.kernels import fused, optimizers
+from fastbp.kernels import dense_parallel, fused, optimizers
 
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
@@ -57,6 +57,9 @@ class EpochRunner:
         self.grads = np.zeros_like(net._params)
         self.work = allocate_work(net.layers, batch_size, net.dtype)
         self.rows = small_batch_path(net.layers, batch_size, self.optimizer_code)
+        # Above this batch size a multi-threaded BLAS call beats blocks of single-threaded calls (the
+        # measurements are in fastbp.kernels.dense_parallel).
+        self.split_layers = batch_size <= dense_parallel.SPLIT_MAX_ROWS
 
     def run(self, X, Y, orders, first_epoch=0):
         """Train one epoch per row of ``orders`` (n_epochs, n); returns per-epoch (cost sum, correct, last batch cost).
@@ -76,8 +79,8 @@ class EpochRunner:
             with threads.kernel_threads(self.blas_threads) as kernel_threads:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
         else:
-            with threads.blas_threads(self.blas_threads):
-                state["step"], failed_batch = kernels.train_epochs(*arguments)
+            with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
+                state["step"], failed_batch = kernels.train_epochs(*arguments, kernel_threads)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
@@ -278,7 +281,7 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), 1)
     return grads
 
 

@@ -34,12 +34,13 @@ from numba.np.numpy_support import from_dtype
 from threadpoolctl import ThreadpoolController
 
 from .config import JIT_OPTIONS
+from .views import vector
 
 _BLAS_LETTER = {np.dtype(np.float64): "d", np.dtype(np.float32): "s"}
 _SYMBOLS = {dtype: f"fastbp_{letter}gemm_ilp64" for dtype, letter in _BLAS_LETTER.items()}
 # Affixes under which OpenBLAS builds export ILP64 Fortran BLAS: NumPy's scipy-openblas64, a plain openblas64_.
 _ILP64_AFFIXES = (("scipy_", "_64_"), ("", "_64_"))
-_NO_TRANSPOSE, _TRANSPOSE = ord("N"), ord("T")
+NO_TRANSPOSE, TRANSPOSE = ord("N"), ord("T")
 
 
 def _find_ilp64_openblas():
@@ -71,7 +72,7 @@ def _numba_gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
     """
     # Read column-major as row-major, each matrix is its transpose: C^T = op(B)^T op(A)^T.
     M, N, K = m[0], n[0], k[0]
-    plain_A, plain_B = transa[0] == _NO_TRANSPOSE, transb[0] == _NO_TRANSPOSE
+    plain_A, plain_B = transa[0] == NO_TRANSPOSE, transb[0] == NO_TRANSPOSE
     if (alpha[0] == 1 and beta[0] == 0 and ldc[0] == M and lda[0] == (M if plain_A else K)
             and ldb[0] == (K if plain_B else N)):
         C_T = carray(C, (N, M))
@@ -170,8 +171,8 @@ def _as_column_major(M):
     rows, cols = M.shape
     itemsize = M.itemsize
     if M.strides[1] == itemsize or cols == 1:  # rows contiguous: Fortran reads M^T untransposed
-        return _NO_TRANSPOSE, max(M.strides[0] // itemsize, cols, 1)
-    return _TRANSPOSE, max(M.strides[1] // itemsize, rows, 1)
+        return NO_TRANSPOSE, max(M.strides[0] // itemsize, cols, 1)
+    return TRANSPOSE, max(M.strides[1] // itemsize, rows, 1)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -183,3 +184,15 @@ def gemm(A, B, out):
     flag_B, ld_B = _as_column_major(B)
     # Fortran computes out^T (n, m) = B^T A^T, which is out in row-major order.
     _call_gemm(flag_B, flag_A, n, m, k, B, ld_B, A, ld_A, out, max(n, 1))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def gemm_at(trans_a, trans_b, m, n, k, A, a_offset, lda, B, b_offset, ldb, C, c_offset, ldc):
+    """Fortran-order C (m, n) = op(A) op(B) on C-contiguous buffers read from flat element offsets.
+
+    BLAS's own interface (flags NO_TRANSPOSE/TRANSPOSE, leading dimensions), for blocks of
+    row-major matrices: a row-major (rows, cols) block at offset with row stride ld is a
+    Fortran (cols, rows) matrix with leading dimension ld.
+    """
+    _call_gemm(trans_a, trans_b, m, n, k, vector(A, a_offset, 1), lda, vector(B, b_offset, 1), ldb,
+               vector(C, c_offset, 1), ldc)

@@ -33,9 +33,10 @@ from numba import njit
 from .activations import LINEAR, activate
 from .config import JIT_OPTIONS
 from .dense import backward_update, dense_forward
+from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
 from .fused import N_BLOCKS, backward_update_rows, dense_forward_rows
 from .losses import count_correct, output_delta, weighted_output_delta
-from .optimizers import L2, N_COEFFS, step_coefficients
+from .optimizers import L2, N_COEFFS, NO_UPDATE, step_coefficients
 from .views import vector, view
 
 XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
@@ -101,11 +102,12 @@ def batch_rows(source, order, start, m, buffer):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def forward(Xb, params, sizes, codes, work, rows):
+def forward(Xb, params, sizes, codes, work, rows, n_blocks):
     """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out).
 
     ``rows`` takes the small-batch row loops (:mod:`.fused`) instead of BLAS products; inlined, so a
-    constant ``rows`` leaves only one of them in the caller.
+    constant ``rows`` leaves only one of them in the caller. Otherwise ``n_blocks`` > 1 runs layers of at
+    least PARALLEL_PRODUCT multiply-adds in that many blocks on the thread pool (:mod:`.dense_parallel`).
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -117,6 +119,8 @@ def forward(Xb, params, sizes, codes, work, rows):
         code = np.intp(LINEAR) if last else codes[layer]  # an intp like codes[layer]: one compiled version
         if rows:
             dense_forward_rows(A_prev, W, b, code, A)
+        elif n_blocks > 1 and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
+            dense_forward_parallel(A_prev, W, b, code, A, n_blocks)
         else:
             dense_forward(A_prev, W, b, code, A)
         A_prev = A
@@ -124,7 +128,8 @@ def forward(Xb, params, sizes, codes, work, rows):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_m, work, sums, parallel, rows):
+def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_m, work, sums, parallel, rows,
+             n_blocks):
     """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]); grads (flat, like params)
     receives the gradients, with l2_over_m * W added to each dW. Returns sum ||W||^2 over the layers (before
     any update) when l2_over_m > 0, else 0.
@@ -132,8 +137,10 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     Each layer is also updated by the optimizer as soon as its gradient and hidden delta are computed,
     state = (state1, state2) like params: with ``rows`` in the same pass over W by the small-batch row
     loops (:mod:`.fused`; sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool), else
-    after the layer's BLAS products (:func:`.dense.backward_update`). Inlined, so a constant ``rows``
-    leaves one path in the caller.
+    after the layer's BLAS products (:func:`.dense.backward_update`), or with ``n_blocks`` > 1 for layers of
+    at least PARALLEL_PRODUCT multiply-adds in blocks of rows of W on the thread pool, each block updated
+    after its products (:func:`.dense_parallel.backward_update_parallel`; sums then needs n_blocks
+    entries). Inlined, so a constant ``rows`` leaves one path in the caller.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -158,6 +165,9 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
         if rows:
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                            delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
+        elif n_blocks > 1 and optimizer != NO_UPDATE and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
+            sum_sq += backward_update_parallel(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
+                                               delta_prev, optimizer, coeffs, l2_over_m, sums, n_blocks)
         else:
             sum_sq += backward_update(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev, delta_prev,
                                       optimizer, coeffs, l2_over_m)
@@ -177,8 +187,9 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     parallel = threads > 1
+    n_blocks = 1 if rows else threads  # the row loops split their own blocks (``parallel``)
     coeffs = np.empty(N_COEFFS)
-    sums = np.empty(N_BLOCKS)
+    sums = np.empty(max(N_BLOCKS, threads))
     l2 = hyper[L2]
     for epoch in range(orders.shape[0]):
         total = 0.0
@@ -189,7 +200,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             order = vector(orders, epoch * n, n)
             Xb = batch_rows(X, order, start, m, work[XB])
             Yb = batch_rows(Y, order, start, m, work[YB])
-            Z = forward(Xb, params, sizes, codes, work, rows)
+            Z = forward(Xb, params, sizes, codes, work, rows, n_blocks)
             A_out = view(work[OUTPUT], 0, m, n_out)
             loss = output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
             if not np.isfinite(loss):
@@ -198,7 +209,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             correct += count_correct(A_out, Yb, out_code)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
             sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / m, work, sums,
-                              parallel, rows)
+                              parallel, rows, n_blocks)
             batch_total = loss + 0.5 * l2 * sum_sq
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
@@ -214,7 +225,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
 
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost):
+                 step, work, epoch_cost, epoch_correct, last_cost, threads):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
@@ -225,9 +236,12 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
     The gradients of each batch are left in grads (NO_UPDATE: gradients only).
+    ``threads`` > 1 splits large layers into that many blocks on Numba's thread pool, each calling BLAS
+    (which should then have one thread: see :mod:`.dense_parallel`); 1 keeps every layer in the calling
+    thread, with BLAS's own threads.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, False, 1)
+                   epoch_cost, epoch_correct, last_cost, False, threads)
 
 
 @njit(**JIT_OPTIONS)
@@ -267,12 +281,12 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
         Yb = batch_rows(Y, order, start, m, work[YB])
         wb = view(batch_weights, 0, m, 1)
         gather_rows(weights, order, start, m, wb)
-        Z = forward(Xb, params, sizes, codes, work, False)
+        Z = forward(Xb, params, sizes, codes, work, False, 1)
         loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, view(work[OUTPUT], 0, m, n_out),
                                                  view(work[DELTA_A], 0, m, n_out))
         step_coefficients(optimizer, hyper, step + 1, coeffs)
         sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
-                          sums, False, False)
+                          sums, False, False, 1)
         total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
         step += 1
     return total, step
@@ -299,7 +313,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
-        Z = forward(Xb, params, sizes, codes, work, False)
+        Z = forward(Xb, params, sizes, codes, work, False, 1)
         if scoring:
             Yb = view(Y, start * n_out, m, n_out)
             A_out = view(work[OUTPUT], 0, m, n_out)

@@ -1,0 +1,156 @@
+"""Dense layer kernels split into blocks on Numba's thread pool, each block with its epilogue fused.
+
+The serial kernels of :mod:`.dense` hand each product to a multi-threaded BLAS and then run the
+bias, the activation, the derivative and the optimizer update in the calling thread, while BLAS's
+threads wait. Here one parallel region per layer and pass does everything: ``prange`` over
+``n_blocks`` blocks (one per thread), each block a single-threaded BLAS call on its slice followed
+by that slice's elementwise work while it is still in cache. BLAS runs with one thread during
+these calls, so Numba's pool is the only one in the hot path.
+
+- ``dense_forward_parallel``: blocks of the rows of the output when the batch is at least as wide
+  as the layer (each block reads its rows of A_prev and all of W), else blocks of its columns
+  (each block reads its columns of W: W is the larger operand); then bias and activation.
+- ``backward_update_parallel``: blocks of the rows of W (the layer's inputs). A block computes its
+  columns of the hidden delta (delta @ W[rows].T times f'(A_prev[:, rows]), with W before the
+  update), its rows of dW = A_prev[:, rows].T @ delta, and then the optimizer update of its rows
+  of W and the optimizer state. Nothing in a block depends on another, so there is no barrier
+  between the products and the update.
+
+Block edges fall on multiples of ``ALIGN`` elements, so no two threads write one cache line.
+Each element is computed by one BLAS call over the whole inner dimension, so for a given number
+of blocks the results do not depend on which thread ran which block.
+
+Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
+Z/A/delta (m, fan_out), delta_prev (m, fan_in); every array C-contiguous.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .activations import LINEAR, activate, scale_by_derivative
+from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
+from .config import JIT_OPTIONS
+from .optimizers import update_row
+from .views import vector, view
+
+# Block edges are multiples of this many elements: a 64-byte cache line of float32.
+ALIGN = 16
+# Training with batches of at most this many rows takes these kernels (fastbp.training decides).
+SPLIT_MAX_ROWS = 64
+# Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread.
+PARALLEL_PRODUCT = 1 << 16
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def block_range(block, n_blocks, length):
+    """[start, stop) of block ``block`` of ``n_blocks`` over range(length), edges on multiples of ALIGN."""
+    units = (length + ALIGN - 1) // ALIGN
+    start = min(length, block * units // n_blocks * ALIGN)
+    stop = min(length, (block + 1) * units // n_blocks * ALIGN)
+    return start, stop
+
+
+@njit(**JIT_OPTIONS)
+def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
+    """One block of out = f(A_prev @ W + b): rows of out when ``by_rows``, else columns."""
+    m, k = A_prev.shape
+    n = W.shape[1]
+    if by_rows:
+        start, stop = block_range(block, n_blocks, m)
+        rows = stop - start
+        if rows == 0:
+            return
+        # Fortran view: out[start:stop]^T (n, rows) = W^T (n, k) @ A_prev[start:stop]^T (k, rows).
+        gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, rows, k, W, 0, n, A_prev, start * k, k, out, start * n, n)
+        Z = view(out, start * n, rows, n)
+        for i in range(rows):
+            for j in range(n):
+                Z[i, j] += b[j]
+        activate(Z, code)
+        return
+    start, stop = block_range(block, n_blocks, n)
+    cols = stop - start
+    if cols == 0:
+        return
+    # Fortran view: out[:, start:stop]^T (cols, m) = W[:, start:stop]^T (cols, k) @ A_prev^T (k, m).
+    gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, cols, m, k, W, start, n, A_prev, 0, k, out, start, n)
+    bias = vector(b, start, cols)
+    for i in range(m):
+        Z = view(out, i * n + start, 1, cols)
+        for j in range(cols):
+            Z[0, j] += bias[j]
+        activate(Z, code)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def _forward_blocks(A_prev, W, b, code, out, by_rows, n_blocks):
+    for block in prange(n_blocks):
+        _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, by_rows)
+
+
+@njit(**JIT_OPTIONS)
+def dense_forward_parallel(A_prev, W, b, code, out, n_blocks):
+    """out = f(A_prev @ W + b) in ``n_blocks`` blocks on the thread pool; f elementwise (not softmax).
+
+    A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out).
+    """
+    _forward_blocks(A_prev, W, b, code, out, A_prev.shape[0] >= W.shape[1], n_blocks)
+
+
+@njit(**JIT_OPTIONS)
+def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
+                    coeffs, l2_over_m, sums):
+    """Rows [start, stop) of W: hidden-delta columns, dW rows, then their update; sums[block] = their sum(W**2)."""
+    m, fan_in = A_prev.shape
+    n = W.shape[1]
+    start, stop = block_range(block, n_blocks, fan_in)
+    rows = stop - start
+    sums[block] = 0.0
+    if rows == 0:
+        return
+    if delta_prev.shape[0] == m:
+        # Fortran view: delta_prev[:, start:stop]^T (rows, m) = W[start:stop] (rows, n) @ delta^T (n, m).
+        gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, W, start * n, n, delta, 0, n, delta_prev, start, fan_in)
+        if code_prev != LINEAR:
+            for r in range(m):
+                scale_by_derivative(view(delta_prev, r * fan_in + start, 1, rows),
+                                    view(A_prev, r * fan_in + start, 1, rows), code_prev)
+    # Fortran view: dW[start:stop]^T (n, rows) = delta^T (n, m) @ A_prev[:, start:stop] (m, rows).
+    gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, start, fan_in, dW, start * n, n)
+    size = rows * n
+    sums[block] = update_row(optimizer, coeffs, view(W, start * n, 1, size), view(state1, start * n, 1, size),
+                             view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, l2_over_m)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def _backward_blocks(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
+                     sums, n_blocks):
+    for block in prange(n_blocks):
+        _backward_block(np.intp(block), n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev,
+                        optimizer, coeffs, l2_over_m, sums)
+
+
+@njit(**JIT_OPTIONS)
+def backward_update_parallel(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer,
+                             coeffs, l2_over_m, sums, n_blocks):
+    """One layer's backward step and optimizer update in ``n_blocks`` blocks of the rows of W on the thread pool;
+    returns sum(W**2) before the update when l2_over_m > 0, else 0. Not for NO_UPDATE.
+
+    dW, db (like W, b) receive the gradients; state_W = (state1, state2) shaped like W, state_b likewise
+    like b. delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its
+    update; pass it with no rows (the first layer) to skip it. sums: float64 scratch of at least
+    n_blocks. The L2 term l2_over_m * W joins each gradient inside the update (see ``update_row``).
+    """
+    _backward_blocks(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
+                     l2_over_m, sums, n_blocks)
+    n = b.shape[0]
+    for j in range(n):
+        db[j] = 0.0
+    for r in range(delta.shape[0]):
+        for j in range(n):
+            db[j] += delta[r, j]
+    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
+               view(db, 0, 1, n), 0, 0.0)
+    sum_sq = 0.0
+    for block in range(n_blocks):  # in block order: the same sum for the same number of blocks
+        sum_sq += sums[block]
+    return sum_sq if l2_over_m > 0 else 0.0
