@@ -35,9 +35,16 @@ from .views import vector, view
 # Block edges are multiples of this many elements: a 64-byte cache line of float32.
 ALIGN = 16
 # Training with batches of at most this many rows takes these kernels (fastbp.training decides).
+# Measured on the 784-512-256-10 float32 net, epochs of 6000 rows, against the serial kernels with
+# two-threaded BLAS, alternating, best of 5: batch 16 281 vs 351 ms (1.25x), 32 216 vs 251 (1.16x),
+# 64 138 vs 153 (1.10x; float64 1.09x), 128 151 vs 142 (0.94x), 256 118 vs 106 (0.90x), 1024 98
+# vs 79 (0.80x). At large batches two independent single-threaded calls lose to one two-threaded
+# call (1024x512x256 forward: 1.69-1.74 ms against 1.06 ms), whose threads share packed panels.
 SPLIT_MAX_ROWS = 64
-# Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread.
-PARALLEL_PRODUCT = 1 << 16
+# Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread:
+# a parallel region costs 6-10 us. Measured per layer, serial vs 2 blocks, forward + backward:
+# 16x64x100 10.7 vs 29.1 us, 64x64x100 31.7 vs 39.3, 16x256x128 84.6 vs 76.7, 16x300x256 197 vs 168.
+PARALLEL_PRODUCT = 1 << 19
 
 
 @njit(inline="always", **JIT_OPTIONS)
