@@ -80,7 +80,8 @@ class EpochRunner:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
         else:
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
-                state["step"], failed_batch = kernels.train_epochs(*arguments, kernel_threads)
+                n_blocks = kernel_threads * dense_parallel.BLOCKS_PER_THREAD if kernel_threads > 1 else 1
+                state["step"], failed_batch = kernels.train_epochs(*arguments, n_blocks)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",

@@ -36,11 +36,21 @@ from .views import vector, view
 ALIGN = 16
 # Training with batches of at most this many rows takes these kernels (fastbp.training decides).
 # Measured on the 784-512-256-10 float32 net, epochs of 6000 rows, against the serial kernels with
-# two-threaded BLAS, alternating, best of 5: batch 16 281 vs 351 ms (1.25x), 32 216 vs 251 (1.16x),
-# 64 138 vs 153 (1.10x; float64 1.09x), 128 151 vs 142 (0.94x), 256 118 vs 106 (0.90x), 1024 98
-# vs 79 (0.80x). At large batches two independent single-threaded calls lose to one two-threaded
-# call (1024x512x256 forward: 1.69-1.74 ms against 1.06 ms), whose threads share packed panels.
-SPLIT_MAX_ROWS = 64
+# two-threaded BLAS, alternating in one process, best of 4-6 (this machine's speed drifts by 2x
+# within minutes, so only such pairs count):
+#   batch:     16          32        64         128        256                  1024
+#   idle:    1.21-1.25x  1.16x  1.10-1.18x  0.94-0.99x  0.75x, 0.90x, 0.99x  0.80-0.83x
+#   loaded:                       1.05x        1.73x      1.69x                1.05x
+# ("loaded": with one busy process beside it on the 2 cores; the blocks slowed 1.2-1.3x there,
+# OpenBLAS's statically split, busy-waiting threads 1.8-2.1x.) At large batches two independent
+# single-threaded calls lose to one two-threaded call (1024x512x256 forward: 1.69-1.74 ms against
+# 1.06 ms), whose threads share packed panels. 256 keeps the loaded machine's gain where the idle
+# measurements disagree.
+SPLIT_MAX_ROWS = 256
+# Blocks per thread: more blocks let TBB rebalance when a core is busy elsewhere, but each costs a
+# smaller, less efficient BLAS call. Idle, batch 64/256/1024: 1 block per thread 144/113/131 ms,
+# 2: 145/115/134, 4: 153/126/142; loaded: 1: 185/137/190, 2: 227/150/148, 4: 217/167/164.
+BLOCKS_PER_THREAD = 1
 # Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread:
 # a parallel region costs 6-10 us. Measured per layer, serial vs 2 blocks, forward + backward:
 # 16x64x100 10.7 vs 29.1 us, 64x64x100 31.7 vs 39.3, 16x256x128 84.6 vs 76.7, 16x300x256 197 vs 168.

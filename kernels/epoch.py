@@ -189,7 +189,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
     parallel = threads > 1
     n_blocks = 1 if rows else threads  # the row loops split their own blocks (``parallel``)
     coeffs = np.empty(N_COEFFS)
-    sums = np.empty(max(N_BLOCKS, threads))
+    sums = np.empty(max(N_BLOCKS, n_blocks))
     l2 = hyper[L2]
     for epoch in range(orders.shape[0]):
         total = 0.0
@@ -225,7 +225,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
 
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost, threads):
+                 step, work, epoch_cost, epoch_correct, last_cost, n_blocks):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
@@ -236,12 +236,12 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
     The gradients of each batch are left in grads (NO_UPDATE: gradients only).
-    ``threads`` > 1 splits large layers into that many blocks on Numba's thread pool, each calling BLAS
+    ``n_blocks`` > 1 splits large layers into that many blocks on Numba's thread pool, each calling BLAS
     (which should then have one thread: see :mod:`.dense_parallel`); 1 keeps every layer in the calling
     thread, with BLAS's own threads.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, False, threads)
+                   epoch_cost, epoch_correct, last_cost, False, n_blocks)
 
 
 @njit(**JIT_OPTIONS)
@@ -255,7 +255,7 @@ def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code,
 
 @njit(**JIT_OPTIONS)
 def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes, loss_code, optimizer, hyper,
-                         state, step, work, batch_weights):
+                         state, step, work, batch_weights, n_blocks):
     """One epoch with scikit-learn's MLP conventions (``fastbp.sklearn``); returns (sum of batch loss * rows, step).
 
     X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n_order,) the samples of the epoch,
@@ -263,13 +263,13 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
     0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2], whose gradient alpha * W / sum(w) joins dW.
     Unlike ``train_epochs`` a non-finite loss does not stop the epoch: scikit-learn trains on and
     rejects non-finite weights at the end. With NO_UPDATE and one batch of all samples in order, the
-    gradients of the loss are left in state[0] (L-BFGS).
+    gradients of the loss are left in state[0] (L-BFGS). ``n_blocks`` as in ``train_epochs``.
     """
     work = detach(work)
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     coeffs = np.empty(N_COEFFS)
-    sums = np.empty(N_BLOCKS)
+    sums = np.empty(max(N_BLOCKS, n_blocks))
     n = order.shape[0]
     n_out = Y.shape[1]
     out_code = codes[sizes.shape[0] - 2]
@@ -281,12 +281,12 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
         Yb = batch_rows(Y, order, start, m, work[YB])
         wb = view(batch_weights, 0, m, 1)
         gather_rows(weights, order, start, m, wb)
-        Z = forward(Xb, params, sizes, codes, work, False, 1)
+        Z = forward(Xb, params, sizes, codes, work, False, n_blocks)
         loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, view(work[OUTPUT], 0, m, n_out),
                                                  view(work[DELTA_A], 0, m, n_out))
         step_coefficients(optimizer, hyper, step + 1, coeffs)
         sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
-                          sums, False, False, 1)
+                          sums, False, False, n_blocks)
         total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
         step += 1
     return total, step
