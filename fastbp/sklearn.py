@@ -41,7 +41,7 @@ from fastbp import threads
 from fastbp.kernels import activations, dense_parallel, losses, optimizers
 from fastbp.kernels import epoch as kernels
 from fastbp.network import Network, layer_views
-from fastbp.training import allocate_work
+from fastbp.training import allocate_work, split_layers
 from fastbp.validation import kernel_view
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -107,7 +107,7 @@ class _KernelMLP:
                 if self.shuffle:
                     sample_idx = _shuffled(sample_idx, self._random_state)
                 hyper[optimizers.LR] = self._epoch_learning_rate()
-                with _epoch_threads(batch_size) as n_blocks:
+                with _epoch_threads(split_layers(sizes, batch_size)) as n_blocks:
                     total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work,
                                       n_blocks)
                 state.finish_epoch()
@@ -412,16 +412,16 @@ def _weights(sample_weight, n, dtype):
 
 
 @contextlib.contextmanager
-def _epoch_threads(batch_size):
+def _epoch_threads(split):
     """Yields the number of blocks an epoch's layers run in (``fastbp.kernels.dense_parallel``).
 
     The thread count is the process's BLAS limit (or fastbp's ``default_threads``), so a joblib
-    worker limited to one thread stays on one. With more, batches of up to SPLIT_MAX_ROWS rows put
-    the layers in that many blocks on Numba's pool with single-threaded BLAS; larger ones leave the
-    threads to BLAS.
+    worker limited to one thread stays on one. With more, and ``split`` (``fastbp.training.split_layers``),
+    the large layers run in that many blocks on Numba's pool with single-threaded BLAS; otherwise BLAS
+    keeps the threads.
     """
     wanted = threads._default_threads or threads.blas_thread_count()
-    if batch_size > dense_parallel.SPLIT_MAX_ROWS or wanted <= 1:
+    if not split or wanted <= 1:
         with _blas_threads():
             yield 1
         return

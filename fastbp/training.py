@@ -57,9 +57,7 @@ class EpochRunner:
         self.grads = np.zeros_like(net._params)
         self.work = allocate_work(net.layers, batch_size, net.dtype)
         self.rows = small_batch_path(net.layers, batch_size, self.optimizer_code)
-        # Above this batch size a multi-threaded BLAS call beats blocks of single-threaded calls (the
-        # measurements are in fastbp.kernels.dense_parallel).
-        self.split_layers = batch_size <= dense_parallel.SPLIT_MAX_ROWS
+        self.split_layers = split_layers(net.layers, batch_size)
 
     def run(self, X, Y, orders, first_epoch=0):
         """Train one epoch per row of ``orders`` (n_epochs, n); returns per-epoch (cost sum, correct, last batch cost).
@@ -293,6 +291,15 @@ def small_batch_path(layers, batch_size, optimizer_code):
     largest = max(a * b for a, b in zip(layers[:-1], layers[1:]))
     return bool(batch_size <= fused.FUSED_MAX_ROWS and largest >= fused.LARGE_LAYER
                 and optimizer_code != optimizers.NO_UPDATE)
+
+
+def split_layers(layers, batch_size):
+    """Whether training may run layers in blocks on Numba's pool (``fastbp.kernels.dense_parallel``): batches
+    of at most SPLIT_MAX_ROWS rows (above, one multi-threaded BLAS call wins) on a network with a layer of
+    at least PARALLEL_PRODUCT multiply-adds per batch (smaller ones stay serial, so BLAS keeps the threads)."""
+    largest = max(a * b for a, b in zip(layers[:-1], layers[1:]))
+    return bool(batch_size <= dense_parallel.SPLIT_MAX_ROWS
+                and batch_size * largest >= dense_parallel.PARALLEL_PRODUCT)
 
 
 def allocate_work(sizes, capacity, dtype, gather=True):

@@ -174,3 +174,14 @@ def test_training_in_blocks_equals_the_reference_step_by_step(optimizer, n_threa
         Ws, bs = params[:2], params[2:]
     for got, want in zip(net.weights + net.biases, Ws + bs):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layers,batch_size,expected", [
+    ([64, 32, 10], 1, False),  # digits: every layer below PARALLEL_PRODUCT, so BLAS keeps the threads
+    ([64, 32, 10], 128, False),
+    ([784, 512, 256, 10], 16, True),
+    ([784, 512, 256, 10], dense_parallel.SPLIT_MAX_ROWS, True),
+    ([784, 512, 256, 10], dense_parallel.SPLIT_MAX_ROWS + 1, False),  # one multi-threaded BLAS call wins
+])
+def test_which_fits_split_their_layers(layers, batch_size, expected):
+    assert fastbp.training.split_layers(layers, batch_size) is expected
