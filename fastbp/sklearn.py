@@ -38,10 +38,10 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
                       "(or pip install scikit-learn)") from error
 
 from fastbp import threads
-from fastbp.kernels import activations, dense_parallel, losses, optimizers
+from fastbp.kernels import activations, losses, optimizers
 from fastbp.kernels import epoch as kernels
 from fastbp.network import Network, layer_views
-from fastbp.training import allocate_work, split_layers
+from fastbp.training import allocate_work
 from fastbp.validation import kernel_view
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -107,9 +107,8 @@ class _KernelMLP:
                 if self.shuffle:
                     sample_idx = _shuffled(sample_idx, self._random_state)
                 hyper[optimizers.LR] = self._epoch_learning_rate()
-                with _epoch_threads(split_layers(sizes, batch_size)) as n_blocks:
-                    total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work,
-                                      n_blocks)
+                with _blas_threads():
+                    total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work)
                 state.finish_epoch()
                 if self._end_epoch(total / n_samples, n_samples, X_val, y_val, w_val) or incremental:
                     break
@@ -217,7 +216,7 @@ class _KernelMLP:
                 _kernel_array(X, dtype), _targets(y, dtype), _weights(sample_weight, n, dtype),
                 np.arange(n, dtype=np.intp), n, params, sizes, codes, loss_code, optimizers.NO_UPDATE, hyper,
                 (grads, no_moments, no_moments), 0, allocate_work(sizes, n, dtype, gather=False),
-                np.empty((n, 1), dtype), 1)
+                np.empty((n, 1), dtype))
         dW, db = layer_views(grads, self._layer_units())
         for layer in range(len(dW)):
             coef_grads[layer] = dW[layer]
@@ -357,21 +356,20 @@ class _EpochData:
         row_bytes = max(1, X.shape[1] * dtype.itemsize)
         self.chunk = batch_size * max(1, SPARSE_CHUNK_BYTES // (row_bytes * batch_size))
 
-    def run(self, sample_idx, params, sizes, codes, loss_code, optimizer, hyper, state, work, n_blocks):
-        """One epoch in the order sample_idx; returns the sum over batches of batch loss * batch rows.
-        n_blocks: see ``_epoch_threads``."""
+    def run(self, sample_idx, params, sizes, codes, loss_code, optimizer, hyper, state, work):
+        """One epoch in the order sample_idx; returns the sum over batches of batch loss * batch rows."""
         total = 0.0
         if not self.sparse:
             total, state.step = kernels.train_weighted_epoch(
                 self.X, self.Y, self.weights, np.asarray(sample_idx, np.intp), self.batch_size, params, sizes, codes,
-                loss_code, optimizer, hyper, state.buffers(), state.step, work, self.batch_weights, n_blocks)
+                loss_code, optimizer, hyper, state.buffers(), state.step, work, self.batch_weights)
             return total
         for start in range(0, len(sample_idx), self.chunk):
             rows = sample_idx[start:start + self.chunk]
             part, state.step = kernels.train_weighted_epoch(
                 self.X[rows].toarray(), self.Y[rows], self.weights[rows], np.arange(len(rows), dtype=np.intp),
                 self.batch_size, params, sizes, codes, loss_code, optimizer, hyper, state.buffers(), state.step, work,
-                self.batch_weights, n_blocks)
+                self.batch_weights)
             total += part
         return total
 
@@ -409,24 +407,6 @@ def _weights(sample_weight, n, dtype):
     if sample_weight is None:
         return np.ones((n, 1), dtype)
     return _kernel_array(np.asarray(sample_weight).reshape(n, 1), dtype)
-
-
-@contextlib.contextmanager
-def _epoch_threads(split):
-    """Yields the number of blocks an epoch's layers run in (``fastbp.kernels.dense_parallel``).
-
-    The thread count is the process's BLAS limit (or fastbp's ``default_threads``), so a joblib
-    worker limited to one thread stays on one. With more, and ``split`` (``fastbp.training.split_layers``),
-    the large layers run in that many blocks on Numba's pool with single-threaded BLAS; otherwise BLAS
-    keeps the threads.
-    """
-    wanted = threads._default_threads or threads.blas_thread_count()
-    if not split or wanted <= 1:
-        with _blas_threads():
-            yield 1
-        return
-    with threads.layer_threads(wanted) as count:
-        yield count * dense_parallel.BLOCKS_PER_THREAD if count > 1 else 1
 
 
 def _blas_threads():

@@ -63,14 +63,6 @@ def blas_threads(n_threads):
     return _controller.limit(limits=n_threads or _default_threads or os.cpu_count() or 1, user_api="blas")
 
 
-def blas_thread_count():
-    """Threads the loaded BLAS libraries use now: the smallest limit among them (1 when none is loaded)."""
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return min((lib.num_threads for lib in _controller.lib_controllers if lib.user_api == "blas"), default=1)
-
-
 @contextlib.contextmanager
 def default_threads(n_threads):
     """Within this block, every fastbp call not given ``blas_threads`` uses ``n_threads`` BLAS threads.

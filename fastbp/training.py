@@ -78,8 +78,11 @@ class EpochRunner:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
         else:
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
-                n_blocks = kernel_threads * dense_parallel.BLOCKS_PER_THREAD if kernel_threads > 1 else 1
-                state["step"], failed_batch = kernels.train_epochs(*arguments, n_blocks)
+                if kernel_threads > 1:
+                    state["step"], failed_batch = kernels.train_epochs_blocks(
+                        *arguments, kernel_threads * dense_parallel.BLOCKS_PER_THREAD)
+                else:
+                    state["step"], failed_batch = kernels.train_epochs(*arguments)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
@@ -280,7 +283,7 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), 1)
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
     return grads
 
 

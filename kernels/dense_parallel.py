@@ -20,6 +20,8 @@ Block edges fall on multiples of ``ALIGN`` elements, so no two threads write one
 Each element is computed by one BLAS call over the whole inner dimension, so for a given number
 of blocks the results do not depend on which thread ran which block.
 
+Only one entry kernel, :func:`.epoch.train_epochs_blocks`, reaches these (see there why).
+
 Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
 Z/A/delta (m, fan_out), delta_prev (m, fan_in); every array C-contiguous.
 """

@@ -12,15 +12,16 @@ once per dtype:
   carved per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
   C-contiguous: consecutive rows are used in place, without a copy.
 
-Training has two entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
+Training has three entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
 (:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its
-gradient with the L2 term folded into the update, :mod:`.optimizers`) and ``train_epochs_rows``
-(:mod:`.fused` row loops with the optimizer update fused into the backward pass, for small
-batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions on the first
-path for ``fastbp.sklearn``. The loop's ``rows`` flag is a
-constant in each, so the compiler drops the other path's code: each path compiles only when
-first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s
-now, against 17 s before the small-batch path existed).
+gradient with the L2 term folded into the update, :mod:`.optimizers`), ``train_epochs_blocks``
+(the same with large layers in blocks on the thread pool, :mod:`.dense_parallel`) and
+``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update fused into the backward
+pass, for small batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions
+on the first path for ``fastbp.sklearn``. The loop's ``rows`` and ``blocks`` flags are constants
+in each, so the compiler drops the other paths' code: each path compiles only when first used (a
+first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s then,
+against 17 s before the small-batch path existed).
 
 The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
 are inlined where they are called: each separate compile unit costs about 0.2 s of a
@@ -102,12 +103,12 @@ def batch_rows(source, order, start, m, buffer):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def forward(Xb, params, sizes, codes, work, rows, n_blocks):
+def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks):
     """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out).
 
     ``rows`` takes the small-batch row loops (:mod:`.fused`) instead of BLAS products; inlined, so a
-    constant ``rows`` leaves only one of them in the caller. Otherwise ``n_blocks`` > 1 runs layers of at
-    least PARALLEL_PRODUCT multiply-adds in that many blocks on the thread pool (:mod:`.dense_parallel`).
+    constant ``rows`` leaves only one of them in the caller. A constant ``blocks`` likewise runs layers of at
+    least PARALLEL_PRODUCT multiply-adds in ``n_blocks`` blocks on the thread pool (:mod:`.dense_parallel`).
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -119,8 +120,11 @@ def forward(Xb, params, sizes, codes, work, rows, n_blocks):
         code = np.intp(LINEAR) if last else codes[layer]  # an intp like codes[layer]: one compiled version
         if rows:
             dense_forward_rows(A_prev, W, b, code, A)
-        elif n_blocks > 1 and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
-            dense_forward_parallel(A_prev, W, b, code, A, n_blocks)
+        elif blocks:
+            if m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
+                dense_forward_parallel(A_prev, W, b, code, A, n_blocks)
+            else:
+                dense_forward(A_prev, W, b, code, A)
         else:
             dense_forward(A_prev, W, b, code, A)
         A_prev = A
@@ -129,7 +133,7 @@ def forward(Xb, params, sizes, codes, work, rows, n_blocks):
 
 @njit(inline="always", **JIT_OPTIONS)
 def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_m, work, sums, parallel, rows,
-             n_blocks):
+             blocks, n_blocks):
     """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]); grads (flat, like params)
     receives the gradients, with l2_over_m * W added to each dW. Returns sum ||W||^2 over the layers (before
     any update) when l2_over_m > 0, else 0.
@@ -137,10 +141,10 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     Each layer is also updated by the optimizer as soon as its gradient and hidden delta are computed,
     state = (state1, state2) like params: with ``rows`` in the same pass over W by the small-batch row
     loops (:mod:`.fused`; sums a float64 scratch of N_BLOCKS, ``parallel`` allows the thread pool), else
-    after the layer's BLAS products (:func:`.dense.backward_update`), or with ``n_blocks`` > 1 for layers of
-    at least PARALLEL_PRODUCT multiply-adds in blocks of rows of W on the thread pool, each block updated
-    after its products (:func:`.dense_parallel.backward_update_parallel`; sums then needs n_blocks
-    entries). Inlined, so a constant ``rows`` leaves one path in the caller.
+    after the layer's BLAS products (:func:`.dense.backward_update`), or with ``blocks`` for layers of at
+    least PARALLEL_PRODUCT multiply-adds in ``n_blocks`` blocks of rows of W on the thread pool, each block
+    updated after its products (:func:`.dense_parallel.backward_update_parallel`; sums then needs n_blocks
+    entries). Inlined, so constant ``rows`` and ``blocks`` leave one path in the caller.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -165,7 +169,7 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
         if rows:
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                            delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
-        elif n_blocks > 1 and optimizer != NO_UPDATE and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
+        elif blocks and optimizer != NO_UPDATE and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
             sum_sq += backward_update_parallel(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                                delta_prev, optimizer, coeffs, l2_over_m, sums, n_blocks)
         else:
@@ -177,8 +181,8 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
 
 @njit(inline="always", **JIT_OPTIONS)
 def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-            epoch_cost, epoch_correct, last_cost, rows, threads):
-    """The training loop of both entry kernels; ``rows`` (a constant in each) picks the small-batch path."""
+            epoch_cost, epoch_correct, last_cost, rows, blocks, threads):
+    """The training loop of the three entry kernels; ``rows`` and ``blocks`` (constants in each) pick the path."""
     n = X.shape[0]
     n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
@@ -187,7 +191,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     parallel = threads > 1
-    n_blocks = 1 if rows else threads  # the row loops split their own blocks (``parallel``)
+    n_blocks = threads if blocks else 1  # the row loops split their own blocks (``parallel``)
     coeffs = np.empty(N_COEFFS)
     sums = np.empty(max(N_BLOCKS, n_blocks))
     l2 = hyper[L2]
@@ -200,7 +204,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             order = vector(orders, epoch * n, n)
             Xb = batch_rows(X, order, start, m, work[XB])
             Yb = batch_rows(Y, order, start, m, work[YB])
-            Z = forward(Xb, params, sizes, codes, work, rows, n_blocks)
+            Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks)
             A_out = view(work[OUTPUT], 0, m, n_out)
             loss = output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
             if not np.isfinite(loss):
@@ -209,7 +213,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             correct += count_correct(A_out, Yb, out_code)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
             sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / m, work, sums,
-                              parallel, rows, n_blocks)
+                              parallel, rows, blocks, n_blocks)
             batch_total = loss + 0.5 * l2 * sum_sq
             if not np.isfinite(batch_total):
                 epoch_cost[epoch] = np.nan
@@ -225,7 +229,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
 
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost, n_blocks):
+                 step, work, epoch_cost, epoch_correct, last_cost):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
@@ -236,12 +240,23 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
     The gradients of each batch are left in grads (NO_UPDATE: gradients only).
-    ``n_blocks`` > 1 splits large layers into that many blocks on Numba's thread pool, each calling BLAS
-    (which should then have one thread: see :mod:`.dense_parallel`); 1 keeps every layer in the calling
-    thread, with BLAS's own threads.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, False, n_blocks)
+                   epoch_cost, epoch_correct, last_cost, False, False, 1)
+
+
+@njit(**JIT_OPTIONS)
+def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
+                        step, work, epoch_cost, epoch_correct, last_cost, n_blocks):
+    """``train_epochs`` with large layers split into ``n_blocks`` blocks on Numba's thread pool, each block
+    calling BLAS (which should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
+
+    An entry kernel of its own, so that the parallel kernels are compiled into this one only: cached
+    callers sharing a parallel callee compiled in another process crashed when loaded (a
+    Network fit, then two scikit-learn fits, each in a new process with a fresh cache).
+    """
+    return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
+                   epoch_cost, epoch_correct, last_cost, False, True, n_blocks)
 
 
 @njit(**JIT_OPTIONS)
@@ -250,12 +265,12 @@ def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code,
     """``train_epochs`` on the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward
     pass. ``threads`` > 1 lets them use Numba's thread pool for large layers. Not for NO_UPDATE."""
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, True, threads)
+                   epoch_cost, epoch_correct, last_cost, True, False, threads)
 
 
 @njit(**JIT_OPTIONS)
 def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes, loss_code, optimizer, hyper,
-                         state, step, work, batch_weights, n_blocks):
+                         state, step, work, batch_weights):
     """One epoch with scikit-learn's MLP conventions (``fastbp.sklearn``); returns (sum of batch loss * rows, step).
 
     X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n_order,) the samples of the epoch,
@@ -263,13 +278,13 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
     0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2], whose gradient alpha * W / sum(w) joins dW.
     Unlike ``train_epochs`` a non-finite loss does not stop the epoch: scikit-learn trains on and
     rejects non-finite weights at the end. With NO_UPDATE and one batch of all samples in order, the
-    gradients of the loss are left in state[0] (L-BFGS). ``n_blocks`` as in ``train_epochs``.
+    gradients of the loss are left in state[0] (L-BFGS).
     """
     work = detach(work)
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     coeffs = np.empty(N_COEFFS)
-    sums = np.empty(max(N_BLOCKS, n_blocks))
+    sums = np.empty(N_BLOCKS)
     n = order.shape[0]
     n_out = Y.shape[1]
     out_code = codes[sizes.shape[0] - 2]
@@ -281,12 +296,12 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
         Yb = batch_rows(Y, order, start, m, work[YB])
         wb = view(batch_weights, 0, m, 1)
         gather_rows(weights, order, start, m, wb)
-        Z = forward(Xb, params, sizes, codes, work, False, n_blocks)
+        Z = forward(Xb, params, sizes, codes, work, False, False, 1)
         loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, view(work[OUTPUT], 0, m, n_out),
                                                  view(work[DELTA_A], 0, m, n_out))
         step_coefficients(optimizer, hyper, step + 1, coeffs)
         sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
-                          sums, False, False, n_blocks)
+                          sums, False, False, False, 1)
         total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
         step += 1
     return total, step
@@ -313,7 +328,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
-        Z = forward(Xb, params, sizes, codes, work, False, 1)
+        Z = forward(Xb, params, sizes, codes, work, False, False, 1)
         if scoring:
             Yb = view(Y, start * n_out, m, n_out)
             A_out = view(work[OUTPUT], 0, m, n_out)

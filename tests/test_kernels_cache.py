@@ -5,6 +5,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from fastbp.kernels import cache
 
 COMPILE_ONE = ("import numpy as np\nfrom fastbp.kernels import activations, cache\n"
@@ -43,3 +45,29 @@ def test_the_digest_covers_every_kernel_module(tmp_path, monkeypatch):
     losses = copy / "losses.py"
     losses.write_text(losses.read_text() + "\n# edited\n")
     assert cache.sources_digest() != before
+
+
+# Each entry point in a new process, all sharing one fresh cache, in an order where later processes load
+# callees that earlier ones compiled: a Network fit (train_epochs), scikit-learn fits (train_weighted_epoch,
+# compiled against those cached callees, then loaded), and a fit in blocks on the thread pool
+# (train_epochs_blocks). When the sklearn path also reached the parallel kernels, the third process
+# crashed with a segmentation fault (exit status -11) loading train_weighted_epoch.
+CROSS_PROCESS_STEPS = [
+    "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((20, 64))\n"
+    "fastbp.Network([64, 100, 10], dtype=np.float64, seed=0).fit(X, np.arange(20) % 10, epochs=1, verbose=0)\n",
+    "import numpy as np\nfrom fastbp.sklearn import MLPClassifier\nX = np.random.default_rng(0).random((60, 64))\n"
+    "MLPClassifier(max_iter=2, random_state=0).fit(X, np.arange(60) % 10)\n",
+    "import numpy as np\nfrom fastbp.sklearn import MLPClassifier\nX = np.random.default_rng(0).random((60, 64))\n"
+    "MLPClassifier(solver='sgd', batch_size=16, max_iter=2, random_state=0).fit(X, np.arange(60) % 10)\n",
+    "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((64, 300))\n"
+    "fastbp.Network([300, 256, 10], dtype=np.float64, seed=0).fit(X, np.arange(64) % 10, epochs=1, batch_size=32,"
+    " blas_threads=2, verbose=0)\n",
+]
+
+
+def test_entry_points_compiled_in_different_processes_load_each_others_cache(tmp_path):
+    pytest.importorskip("sklearn")
+    for step in CROSS_PROCESS_STEPS + CROSS_PROCESS_STEPS[1:]:
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONWARNINGS": "ignore"}
+        result = subprocess.run([sys.executable, "-c", step], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, (step, result.returncode, result.stderr[-2000:])
