@@ -3,8 +3,8 @@ import numpy as np
 
 from fastbp.kernels import activations as act
 from fastbp.kernels import optimizers
-from fastbp.kernels import fused
-from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
+from fastbp.kernels import dense_parallel, fused
+from fastbp.kernels.dense import backward_update, dense_forward, hidden_delta, weight_gradient
 
 # batch x fan_in x fan_out; 209x12288x20 is the cat net's first layer, skinny products whose speed
 # depends most on which BLAS the kernels call (see fastbp.kernels.blas).
@@ -102,6 +102,55 @@ class SmallBatchKernels:
     def track_gflops(self, shape, dtype, path):
         import time
         repeats = 20
+        start = time.perf_counter()
+        for _ in range(repeats):
+            self.time_layer_step(shape, dtype, path)
+        seconds = (time.perf_counter() - start) / repeats
+        return 6 * self.A.shape[0] * self.W.size / seconds / 1e9
+    track_gflops.unit = "GFLOP/s"
+
+
+class BlockKernels:
+    """Layers in blocks on Numba's thread pool (fastbp.kernels.dense_parallel, single-threaded BLAS per block)
+    against the whole products on multi-threaded BLAS (fastbp.kernels.dense); track_ gives GFLOP/s of one
+    layer step (forward + backward + update), so a regression in either path shows."""
+    params = (["16x784x512", "64x784x512", "256x512x256", "209x12288x20"], DTYPES, ["blocks", "blas"])
+    param_names = ["batch x fan_in x fan_out", "dtype", "path"]
+
+    def setup(self, shape, dtype, path):
+        import os
+
+        from fastbp import threads
+        self.A, self.W, self.b, self.delta = _arrays(shape, dtype)
+        self.W *= 0.01
+        self.Z, self.A_prev_delta = np.empty_like(self.delta), np.empty_like(self.A)
+        self.dW, self.db = np.empty_like(self.W), np.empty_like(self.b)
+        self.state_W = (np.zeros_like(self.W), np.zeros_like(self.W))
+        self.state_b = (np.zeros_like(self.b), np.zeros_like(self.b))
+        self.coeffs = _coefficients(optimizers.SGD, 0.5)
+        cores = os.cpu_count() or 1
+        self.threads = threads.layer_threads(cores, split=path == "blocks")
+        self.n_blocks = self.threads.__enter__()
+        self.sums = np.empty(max(self.n_blocks, 1))
+        self.time_layer_step(shape, dtype, path)
+
+    def teardown(self, shape, dtype, path):
+        self.threads.__exit__(None, None, None)
+
+    def time_layer_step(self, shape, dtype, path):
+        if self.n_blocks > 1:
+            dense_parallel.dense_forward_parallel(self.A, self.W, self.b, act.RELU, self.Z, self.n_blocks)
+            dense_parallel.backward_update_parallel(self.A, self.delta, self.W, self.b, self.dW, self.db,
+                                                    self.state_W, self.state_b, act.RELU, self.A_prev_delta,
+                                                    optimizers.SGD, self.coeffs, 0.0, self.sums, self.n_blocks)
+        else:
+            dense_forward(self.A, self.W, self.b, act.RELU, self.Z)
+            backward_update(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W, self.state_b,
+                            act.RELU, self.A_prev_delta, optimizers.SGD, self.coeffs, 0.0)
+
+    def track_gflops(self, shape, dtype, path):
+        import time
+        repeats = 10
         start = time.perf_counter()
         for _ in range(repeats):
             self.time_layer_step(shape, dtype, path)

@@ -307,6 +307,7 @@ for dtype in (np.float32, np.float64):
     net.fit(X, y, epochs=1, verbose=0, validation_data=(X, y))
     net.predict(X), net.score(X, y), net.gradients(X, y)
     fastbp.Network([200, 200, 3], dtype=dtype, seed=0).fit(wide, y, epochs=1, batch_size=2, verbose=0)  # small-batch
+    fastbp.Network([200, 200, 3], dtype=dtype, seed=0).fit(wide, y, epochs=1, batch_size=16, verbose=0)  # blocks
 Xc, Yc = X.T, (X[:, :1].T > 0) * 1.0
 params = compat.iniPara([8, 5, 1])
 AL, caches = compat.forwardModel(Xc, params)
