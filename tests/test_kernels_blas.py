@@ -129,6 +129,18 @@ def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
         dW, db = np.empty((100, 30)), np.empty(30)
         weight_gradient(A, delta, W, 0.0, dW, db)
         np.testing.assert_allclose(dW, A.T @ delta, rtol=1e-12, atol=1e-12)
+        # Blocks pass leading dimensions and offsets (fastbp.kernels.dense_parallel): rows, columns, dW, delta.
+        from fastbp.kernels import dense_parallel, optimizers
+        for rows in (64, 8):  # 64 >= 30 splits the output's rows, 8 < 30 its columns
+            Z = np.empty((rows, 30))
+            dense_parallel.dense_forward_parallel(A[:rows], W, np.zeros(30), 0, Z, 3)
+            np.testing.assert_allclose(Z, A[:rows] @ W, rtol=1e-12, atol=1e-12)
+        W_before, delta_prev = W.copy(), np.empty((64, 100))
+        dense_parallel.backward_update_parallel(A, delta, W, np.zeros(30), dW, db, (np.zeros_like(W),) * 2,
+                                                (np.zeros(30),) * 2, 0, delta_prev, optimizers.SGD,
+                                                np.zeros(optimizers.N_COEFFS), 0.0, np.empty(3), 3)
+        np.testing.assert_allclose(dW, A.T @ delta, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(delta_prev, delta @ W_before.T, rtol=1e-12, atol=1e-12)
         print(blas.BLAS_LIBRARY)
     """)
     environment = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
