@@ -69,6 +69,16 @@ def _coefficients(code, momentum):
     return coeffs
 
 
+def _layer_step_gflops(benchmark, shape, dtype, path, repeats=20):
+    """GFLOP/s of ``benchmark.time_layer_step``: 6 * m * fan_in * fan_out flop (forward, backward, update)."""
+    import time
+    start = time.perf_counter()
+    for _ in range(repeats):
+        benchmark.time_layer_step(shape, dtype, path)
+    seconds = (time.perf_counter() - start) / repeats
+    return 6 * benchmark.A.shape[0] * benchmark.W.size / seconds / 1e9
+
+
 class SmallBatchKernels:
     """The fused small-batch path (fastbp.kernels.fused) against the BLAS path's three kernels plus the update,
     on the MNIST-shaped first layer; track_ gives GFLOP/s of one layer step (forward + backward + update)."""
@@ -100,13 +110,7 @@ class SmallBatchKernels:
                                     self.coeffs)
 
     def track_gflops(self, shape, dtype, path):
-        import time
-        repeats = 20
-        start = time.perf_counter()
-        for _ in range(repeats):
-            self.time_layer_step(shape, dtype, path)
-        seconds = (time.perf_counter() - start) / repeats
-        return 6 * self.A.shape[0] * self.W.size / seconds / 1e9
+        return _layer_step_gflops(self, shape, dtype, path)
     track_gflops.unit = "GFLOP/s"
 
 
@@ -149,11 +153,5 @@ class BlockKernels:
                             act.RELU, self.A_prev_delta, optimizers.SGD, self.coeffs, 0.0)
 
     def track_gflops(self, shape, dtype, path):
-        import time
-        repeats = 10
-        start = time.perf_counter()
-        for _ in range(repeats):
-            self.time_layer_step(shape, dtype, path)
-        seconds = (time.perf_counter() - start) / repeats
-        return 6 * self.A.shape[0] * self.W.size / seconds / 1e9
+        return _layer_step_gflops(self, shape, dtype, path)
     track_gflops.unit = "GFLOP/s"

@@ -77,6 +77,19 @@ def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
     return sum_sq
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def bias_step(delta, b, db, state_b, optimizer, coeffs):
+    """db = column sums of delta (m, n), then the optimizer step on b (n,); state_b = (state1, state2) like b."""
+    n = b.shape[0]
+    for j in range(n):
+        db[j] = 0.0
+    for r in range(delta.shape[0]):
+        for j in range(n):
+            db[j] += delta[r, j]
+    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
+               view(db, 0, 1, n), 0, 0.0)
+
+
 @njit(**JIT_OPTIONS)
 def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
                     l2_over_m):

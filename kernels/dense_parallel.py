@@ -31,6 +31,7 @@ from numba import njit, prange
 from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
 from .config import JIT_OPTIONS
+from .dense import bias_step
 from .optimizers import update_row
 from .views import vector, view
 
@@ -161,14 +162,7 @@ def backward_update_parallel(A_prev, delta, W, b, dW, db, state_W, state_b, code
     """
     _backward_blocks(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
                      l2_over_m, sums, n_blocks)
-    n = b.shape[0]
-    for j in range(n):
-        db[j] = 0.0
-    for r in range(delta.shape[0]):
-        for j in range(n):
-            db[j] += delta[r, j]
-    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
-               view(db, 0, 1, n), 0, 0.0)
+    bias_step(delta, b, db, state_b, optimizer, coeffs)
     sum_sq = 0.0
     for block in range(n_blocks):  # in block order: the same sum for the same number of blocks
         sum_sq += sums[block]

@@ -27,6 +27,7 @@ from numba import njit, prange
 
 from .activations import activate, derivative
 from .config import JIT_OPTIONS
+from .dense import bias_step
 from .optimizers import update_row
 from .views import view
 
@@ -147,13 +148,7 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     else:
         _update_block(np.intp(0), np.intp(1), A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev,
                       optimizer, coeffs, l2_over_m, sums)
-    for j in range(n):
-        db[j] = 0.0
-    for r in range(delta.shape[0]):
-        for j in range(n):
-            db[j] += delta[r, j]
-    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
-               view(db, 0, 1, n), 0, 0.0)
+    bias_step(delta, b, db, state_b, optimizer, coeffs)
     sum_sq = 0.0
     for block in range(n_blocks):
         sum_sq += sums[block]

@@ -4,13 +4,14 @@ import pytest
 
 import fastbp
 import reference
+from layer_cases import (NAMES, OPTIMIZERS, TOL, assert_same_training, assert_updated, coefficients,
+                         reference_training)
+from layer_cases import layer as make_layer
 from fastbp import threads
 from fastbp.kernels import activations as K
 from fastbp.kernels import dense, dense_parallel
 from fastbp.kernels import optimizers as O
 
-TOL = {np.float64: 1e-12, np.float32: 1e-5}
-NAMES = {K.RELU: "relu", K.SIGMOID: "sigmoid", K.TANH: "tanh", K.LINEAR: "linear", K.LEAKY_RELU: "leaky_relu"}
 # (m, fan_in, fan_out): batch 1, tiny, skinny both ways, square, and ragged edges that are not multiples of
 # ALIGN (so the last block is short, and with 5 blocks of 17 rows some blocks are empty).
 SHAPES = [(1, 40, 33), (3, 5, 2), (64, 17, 300), (100, 300, 3), (64, 64, 64), (33, 257, 129)]
@@ -39,13 +40,6 @@ def test_dense_forward_parallel(m, fan_in, fan_out, code, n_blocks, dtype, rng):
     np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(fan_in))
 
 
-def _layer(rng, m, fan_in, fan_out, code_prev):
-    Z_prev = rng.normal(size=(m, fan_in))
-    return dict(A_prev=reference.activation(NAMES[code_prev], Z_prev), Z_prev=Z_prev,
-                delta=rng.normal(size=(m, fan_out)), W=rng.normal(size=(fan_in, fan_out)), b=rng.normal(size=fan_out),
-                S1W=rng.normal(size=(fan_in, fan_out)) ** 2, S2W=rng.normal(size=(fan_in, fan_out)) ** 2,
-                S1b=rng.normal(size=fan_out) ** 2, S2b=rng.normal(size=fan_out) ** 2)
-
 
 def _run(kernel, layer, dtype, code_prev, optimizer, coeffs, l2_over_m, n_blocks=None, want_delta_prev=True):
     """Run one backward-and-update kernel on copies of ``layer``; n_blocks None runs the serial dense kernel."""
@@ -62,16 +56,6 @@ def _run(kernel, layer, dtype, code_prev, optimizer, coeffs, l2_over_m, n_blocks
     return arrays, dW, db, delta_prev, sum_sq
 
 
-def _coeffs(optimizer, step, lr, momentum=0.0, nesterov=False):
-    hyper = np.zeros(O.N_HYPER)
-    hyper[[O.LR, O.MOMENTUM, O.NESTEROV, O.BETA1, O.BETA2, O.EPSILON]] = lr, momentum, nesterov, 0.9, 0.999, 1e-8
-    coeffs = np.empty(O.N_COEFFS)
-    O.step_coefficients(optimizer, hyper, step, coeffs)
-    return coeffs
-
-
-OPTIMIZERS = [(O.SGD, dict(momentum=0.0)), (O.SGD, dict(momentum=0.9)), (O.SGD, dict(momentum=0.9, nesterov=True)),
-              (O.ADAM, {})]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -81,8 +65,8 @@ OPTIMIZERS = [(O.SGD, dict(momentum=0.0)), (O.SGD, dict(momentum=0.9)), (O.SGD, 
 def test_backward_update_parallel_equals_the_unfused_reference(m, fan_in, fan_out, optimizer, options, n_blocks,
                                                                dtype, rng):
     code_prev, l2_over_m, step = K.TANH, 0.05, 3
-    layer = _layer(rng, m, fan_in, fan_out, code_prev)
-    coeffs = _coeffs(optimizer, step, 0.01, **options)
+    layer = make_layer(rng, m, fan_in, fan_out, code_prev)
+    coeffs = coefficients(optimizer, step, 0.01, **options)
     arrays, dW, db, delta_prev, sum_sq = _run(dense_parallel.backward_update_parallel, layer, dtype, code_prev,
                                               optimizer, coeffs, l2_over_m, n_blocks)
     gradient_dW = layer["A_prev"].T @ layer["delta"]  # dW holds the gradient without the L2 term, as in dense
@@ -94,23 +78,15 @@ def test_backward_update_parallel_equals_the_unfused_reference(m, fan_in, fan_ou
                                **tol)
     assert sum_sq == pytest.approx(np.sum(layer["W"] ** 2), rel=TOL[dtype])
     expected_dW = gradient_dW + l2_over_m * layer["W"]
-    for p, g, s1, s2 in (("W", expected_dW, "S1W", "S2W"), ("b", expected_db, "S1b", "S2b")):
-        if optimizer == O.ADAM:
-            want, want_s1, want_s2 = reference.adam_step(layer[p], g, layer[s1], layer[s2], step, 0.01)
-        else:
-            want, want_s1 = reference.sgd_step(layer[p], g, layer[s1], 0.01, **options)
-            want_s2 = layer[s2]
-        np.testing.assert_allclose(arrays[p], want, **tol)
-        np.testing.assert_allclose(arrays[s1], want_s1, **tol)
-        np.testing.assert_allclose(arrays[s2], want_s2, **tol)
+    assert_updated(arrays, layer, (expected_dW, expected_db), optimizer, options, step, 0.01, tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("optimizer,options", OPTIMIZERS)
 def test_the_fused_update_equals_the_serial_kernels(optimizer, options, dtype, rng):
     """Blocks with their update fused give what dense.backward_update gives (products, then the layer's update)."""
-    layer = _layer(rng, 64, 300, 130, K.RELU)
-    coeffs = _coeffs(optimizer, 2, 0.01, **options)
+    layer = make_layer(rng, 64, 300, 130, K.RELU)
+    coeffs = coefficients(optimizer, 2, 0.01, **options)
     serial = _run(dense.backward_update, layer, dtype, K.RELU, optimizer, coeffs, 0.01)
     blocks = _run(dense_parallel.backward_update_parallel, layer, dtype, K.RELU, optimizer, coeffs, 0.01, 2)
     tol = dict(rtol=TOL[dtype], atol=TOL[dtype])
@@ -122,9 +98,9 @@ def test_the_fused_update_equals_the_serial_kernels(optimizer, options, dtype, r
 
 
 def test_the_first_layer_needs_no_hidden_delta(rng):
-    layer = _layer(rng, 2, 40, 5, K.LINEAR)
+    layer = make_layer(rng, 2, 40, 5, K.LINEAR)
     _, dW, _, delta_prev, sum_sq = _run(dense_parallel.backward_update_parallel, layer, np.float64, K.LINEAR, O.SGD,
-                                        _coeffs(O.SGD, 1, 0.1), 0.0, 2, want_delta_prev=False)
+                                        coefficients(O.SGD, 1, 0.1), 0.0, 2, want_delta_prev=False)
     assert delta_prev.shape == (0, 40) and sum_sq == 0.0
     np.testing.assert_allclose(dW, layer["A_prev"].T @ layer["delta"], rtol=1e-12)
 
@@ -142,10 +118,7 @@ def _fit(n_threads, batch_size, dtype=np.float32, **fit):
 def test_training_in_blocks_is_bit_identical_run_to_run(dtype):
     """Batches of 32 rows split the 300x256 layer into blocks on two threads; the same fit gives the same bits."""
     assert 32 <= dense_parallel.SPLIT_MAX_ROWS and 32 * 300 * 256 >= dense_parallel.PARALLEL_PRODUCT
-    first, second = _fit(2, 32, dtype, momentum=0.9, l2=0.01), _fit(2, 32, dtype, momentum=0.9, l2=0.01)
-    np.testing.assert_array_equal(first._params, second._params)
-    np.testing.assert_array_equal(first.optimizer_state["state1"], second.optimizer_state["state1"])
-    assert first.history.history["loss"] == second.history.history["loss"]
+    assert_same_training(_fit(2, 32, dtype, momentum=0.9, l2=0.01), _fit(2, 32, dtype, momentum=0.9, l2=0.01))
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -155,24 +128,11 @@ def test_training_in_blocks_equals_the_reference_step_by_step(optimizer, n_threa
     X = np.random.default_rng(1).normal(size=(64, 300))
     y = np.arange(64) % 10
     net = fastbp.Network([300, 256, 10], activation="tanh", dtype=np.float64, seed=0)
-    Ws, bs = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
     options = dict(momentum=0.9, nesterov=True) if optimizer == "sgd" else {}
+    expected = reference_training(net, X, y, 32, optimizer, options)
     net.fit(X, y, epochs=1, batch_size=32, lr=0.01, l2=0.1, optimizer=optimizer, shuffle=False, verbose=0,
             blas_threads=n_threads, **options)
-    Y = reference.one_hot(y, 10)
-    state = [[np.zeros_like(p) for p in Ws + bs] for _ in range(2)]
-    for step, start in enumerate(range(0, 64, 32), start=1):
-        dWs, dbs = reference.gradients(Ws, bs, ["tanh", "softmax"], "cross_entropy", X[start:start + 32],
-                                       Y[start:start + 32], l2=0.1)
-        params = Ws + bs
-        for k, g in enumerate(dWs + dbs):
-            if optimizer == "adam":
-                params[k], state[0][k], state[1][k] = reference.adam_step(params[k], g, state[0][k], state[1][k],
-                                                                          step, 0.01)
-            else:
-                params[k], state[0][k] = reference.sgd_step(params[k], g, state[0][k], 0.01, **options)
-        Ws, bs = params[:2], params[2:]
-    for got, want in zip(net.weights + net.biases, Ws + bs):
+    for got, want in zip(net.weights + net.biases, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 

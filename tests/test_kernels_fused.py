@@ -5,13 +5,14 @@ import pytest
 
 import fastbp
 import reference
+from layer_cases import (NAMES, OPTIMIZERS, TOL, assert_same_training, assert_updated, coefficients,
+                         reference_training)
+from layer_cases import layer as make_layer
 from fastbp import threads
 from fastbp.kernels import activations as K
 from fastbp.kernels import fused
 from fastbp.kernels import optimizers as O
 
-TOL = {np.float64: 1e-12, np.float32: 1e-5}
-NAMES = {K.RELU: "relu", K.SIGMOID: "sigmoid", K.TANH: "tanh", K.LINEAR: "linear", K.LEAKY_RELU: "leaky_relu"}
 # (m, fan_in, fan_out): one row, ragged fan_in (not a multiple of 4), a single output, and one
 # layer above LARGE_LAYER so that its blocks run on the thread pool.
 SHAPES = [(1, 5, 3), (2, 7, 1), (3, 13, 17), (4, 8, 33), (1, 300, 130), (4, 257, 129)]
@@ -28,13 +29,6 @@ def test_dense_forward_rows(m, fan_in, fan_out, code, dtype, rng):
     np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
-def _layer(rng, m, fan_in, fan_out, dtype, code_prev):
-    Z_prev = rng.normal(size=(m, fan_in))
-    return dict(A_prev=reference.activation(NAMES[code_prev], Z_prev), Z_prev=Z_prev,
-                delta=rng.normal(size=(m, fan_out)), W=rng.normal(size=(fan_in, fan_out)), b=rng.normal(size=fan_out),
-                S1W=rng.normal(size=(fan_in, fan_out)) ** 2, S2W=rng.normal(size=(fan_in, fan_out)) ** 2,
-                S1b=rng.normal(size=fan_out) ** 2, S2b=rng.normal(size=fan_out) ** 2)
-
 
 def _run(layer, dtype, code_prev, optimizer, coeffs, l2_over_m, parallel, want_delta_prev=True):
     arrays = {k: np.array(v, dtype=dtype) for k, v in layer.items() if k != "Z_prev"}  # copies: updated in place
@@ -47,16 +41,6 @@ def _run(layer, dtype, code_prev, optimizer, coeffs, l2_over_m, parallel, want_d
     return arrays, dW, db, delta_prev, sum_sq
 
 
-def _coeffs(optimizer, step, lr, momentum=0.0, nesterov=False):
-    hyper = np.zeros(O.N_HYPER)
-    hyper[[O.LR, O.MOMENTUM, O.NESTEROV, O.BETA1, O.BETA2, O.EPSILON]] = lr, momentum, nesterov, 0.9, 0.999, 1e-8
-    coeffs = np.empty(O.N_COEFFS)
-    O.step_coefficients(optimizer, hyper, step, coeffs)
-    return coeffs
-
-
-OPTIMIZERS = [(O.SGD, dict(momentum=0.0)), (O.SGD, dict(momentum=0.9)), (O.SGD, dict(momentum=0.9, nesterov=True)),
-              (O.ADAM, {})]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -66,8 +50,8 @@ OPTIMIZERS = [(O.SGD, dict(momentum=0.0)), (O.SGD, dict(momentum=0.9)), (O.SGD, 
 def test_backward_update_rows_equals_the_unfused_reference(m, fan_in, fan_out, optimizer, options, parallel, dtype,
                                                            rng):
     code_prev, l2_over_m, step = K.TANH, 0.05, 3
-    layer = _layer(rng, m, fan_in, fan_out, dtype, code_prev)
-    coeffs = _coeffs(optimizer, step, 0.01, **options)
+    layer = make_layer(rng, m, fan_in, fan_out, code_prev)
+    coeffs = coefficients(optimizer, step, 0.01, **options)
     arrays, dW, db, delta_prev, sum_sq = _run(layer, dtype, code_prev, optimizer, coeffs, l2_over_m, parallel)
     expected_dW = layer["A_prev"].T @ layer["delta"] + l2_over_m * layer["W"]
     expected_db = layer["delta"].sum(axis=0)
@@ -77,20 +61,12 @@ def test_backward_update_rows_equals_the_unfused_reference(m, fan_in, fan_out, o
     np.testing.assert_allclose(delta_prev, (layer["delta"] @ layer["W"].T) * reference.derivative("tanh", layer["Z_prev"]),
                                **tol)
     assert sum_sq == pytest.approx(np.sum(layer["W"] ** 2), rel=TOL[dtype])
-    for p, g, s1, s2 in (("W", expected_dW, "S1W", "S2W"), ("b", expected_db, "S1b", "S2b")):
-        if optimizer == O.ADAM:
-            want, want_s1, want_s2 = reference.adam_step(layer[p], g, layer[s1], layer[s2], step, 0.01)
-        else:
-            want, want_s1 = reference.sgd_step(layer[p], g, layer[s1], 0.01, **options)
-            want_s2 = layer[s2]
-        np.testing.assert_allclose(arrays[p], want, **tol)
-        np.testing.assert_allclose(arrays[s1], want_s1, **tol)
-        np.testing.assert_allclose(arrays[s2], want_s2, **tol)
+    assert_updated(arrays, layer, (expected_dW, expected_db), optimizer, options, step, 0.01, tol)
 
 
 def test_the_first_layer_needs_no_hidden_delta(rng):
-    layer = _layer(rng, 2, 6, 5, np.float64, K.LINEAR)
-    _, dW, _, delta_prev, sum_sq = _run(layer, np.float64, K.LINEAR, O.SGD, _coeffs(O.SGD, 1, 0.1), 0.0, False,
+    layer = make_layer(rng, 2, 6, 5, K.LINEAR)
+    _, dW, _, delta_prev, sum_sq = _run(layer, np.float64, K.LINEAR, O.SGD, coefficients(O.SGD, 1, 0.1), 0.0, False,
                                         want_delta_prev=False)
     assert delta_prev.shape == (0, 6) and sum_sq == 0.0
     np.testing.assert_allclose(dW, layer["A_prev"].T @ layer["delta"], rtol=1e-12)
@@ -99,8 +75,8 @@ def test_the_first_layer_needs_no_hidden_delta(rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_serial_and_thread_pool_blocks_give_the_same_bits(dtype, rng):
     """Each weight's arithmetic does not depend on the blocks: parallel and serial results are identical."""
-    layer = _layer(rng, 3, 300, 130, dtype, K.RELU)
-    coeffs = _coeffs(O.SGD, 1, 0.1, momentum=0.9)
+    layer = make_layer(rng, 3, 300, 130, K.RELU)
+    coeffs = coefficients(O.SGD, 1, 0.1, momentum=0.9)
     (serial, *serial_grads), (parallel, *parallel_grads) = (
         _run(layer, dtype, K.RELU, O.SGD, coeffs, 0.0, p)[:4] for p in (False, True))
     for key in serial:
@@ -120,10 +96,7 @@ def _fit(n_threads, batch_size, dtype=np.float32, **fit):
 @pytest.mark.skipif(not threads.PARALLEL_KERNELS, reason="Numba's TBB threading layer is not available")
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_training_is_bit_identical_on_one_and_two_threads(batch_size):
-    one, two = _fit(1, batch_size, momentum=0.9), _fit(2, batch_size, momentum=0.9)
-    np.testing.assert_array_equal(one._params, two._params)
-    np.testing.assert_array_equal(one.optimizer_state["state1"], two.optimizer_state["state1"])
-    assert one.history.history["loss"] == two.history.history["loss"]
+    assert_same_training(_fit(1, batch_size, momentum=0.9), _fit(2, batch_size, momentum=0.9))
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -132,23 +105,10 @@ def test_fused_training_equals_the_reference_step_by_step(optimizer):
     X = np.random.default_rng(1).normal(size=(9, 300))
     y = np.arange(9) % 10
     net = fastbp.Network([300, 128, 10], activation="tanh", dtype=np.float64, seed=0)
-    Ws, bs = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
     options = dict(momentum=0.9, nesterov=True) if optimizer == "sgd" else {}
+    expected = reference_training(net, X, y, 3, optimizer, options)
     net.fit(X, y, epochs=1, batch_size=3, lr=0.01, l2=0.1, optimizer=optimizer, shuffle=False, verbose=0, **options)
-    Y = reference.one_hot(y, 10)
-    state = [[np.zeros_like(p) for p in Ws + bs] for _ in range(2)]
-    for step, start in enumerate(range(0, 9, 3), start=1):
-        dWs, dbs = reference.gradients(Ws, bs, ["tanh", "softmax"], "cross_entropy", X[start:start + 3],
-                                       Y[start:start + 3], l2=0.1)
-        params = Ws + bs
-        for k, g in enumerate(dWs + dbs):
-            if optimizer == "adam":
-                params[k], state[0][k], state[1][k] = reference.adam_step(params[k], g, state[0][k], state[1][k],
-                                                                          step, 0.01)
-            else:
-                params[k], state[0][k] = reference.sgd_step(params[k], g, state[0][k], 0.01, **options)
-        Ws, bs = params[:2], params[2:]
-    for got, want in zip(net.weights + net.biases, Ws + bs):
+    for got, want in zip(net.weights + net.biases, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
