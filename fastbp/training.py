@@ -79,8 +79,7 @@ class EpochRunner:
         else:
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
                 if kernel_threads > 1:
-                    state["step"], failed_batch = kernels.train_epochs_blocks(
-                        *arguments, kernel_threads * dense_parallel.BLOCKS_PER_THREAD)
+                    state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, kernel_threads)
                 else:
                     state["step"], failed_batch = kernels.train_epochs(*arguments)
         if failed_batch >= 0:

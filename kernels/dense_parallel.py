@@ -50,10 +50,10 @@ ALIGN = 16
 # 1.06 ms), whose threads share packed panels. 256 keeps the loaded machine's gain where the idle
 # measurements disagree.
 SPLIT_MAX_ROWS = 256
-# Blocks per thread: more blocks let TBB rebalance when a core is busy elsewhere, but each costs a
-# smaller, less efficient BLAS call. Idle, batch 64/256/1024: 1 block per thread 144/113/131 ms,
-# 2: 145/115/134, 4: 153/126/142; loaded: 1: 185/137/190, 2: 227/150/148, 4: 217/167/164.
-BLOCKS_PER_THREAD = 1
+# One block per thread (the caller passes n_blocks = threads). More blocks let TBB rebalance when a core
+# is busy elsewhere, but each costs a smaller, less efficient BLAS call. Idle, batch 64/256/1024: 1 block
+# per thread 144/113/131 ms, 2: 145/115/134, 4: 153/126/142; loaded: 1: 185/137/190, 2: 227/150/148,
+# 4: 217/167/164.
 # Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread:
 # a parallel region costs 6-10 us. Measured per layer, serial vs 2 blocks, forward + backward:
 # 16x64x100 10.7 vs 29.1 us, 64x64x100 31.7 vs 39.3, 16x256x128 84.6 vs 76.7, 16x300x256 197 vs 168.
