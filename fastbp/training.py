@@ -37,10 +37,12 @@ class EpochRunner:
 
     Holds what a fit allocates once: hyperparameters, gradients, workspace and the
     optimizer state (shared with ``net.optimizer_state`` so later fits continue it).
+    ``flush_denormals`` runs the kernels with denormal numbers flushed to zero (``Network.fit``'s
+    default); ``fastbp.compat`` passes False, for NumPy's IEEE results.
     """
 
     def __init__(self, net, batch_size, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False, l2=0.0,
-                 beta1=0.9, beta2=0.999, epsilon=1e-8, blas_threads=None):
+                 beta1=0.9, beta2=0.999, epsilon=1e-8, blas_threads=None, flush_denormals=True):
         self.net = net
         self.batch_size = batch_size
         self.optimizer_code = registry.OPTIMIZERS[optimizer]
@@ -53,6 +55,7 @@ class EpochRunner:
         self.hyper[optimizers.BETA2] = beta2
         self.hyper[optimizers.EPSILON] = epsilon
         self.blas_threads = blas_threads
+        self.flush_denormals = flush_denormals
         self.state = _optimizer_state(net, optimizer)
         self.grads = np.zeros_like(net._params)
         self.work = allocate_work(net.layers, batch_size, net.dtype)
@@ -72,7 +75,7 @@ class EpochRunner:
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
         arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
                      self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
-                     state["step"], self.work, cost, correct, last)
+                     state["step"], self.work, cost, correct, last, self.flush_denormals)
         if self.rows:  # no BLAS call: the threads go to Numba's pool
             with threads.kernel_threads(self.blas_threads) as kernel_threads:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
@@ -109,7 +112,7 @@ def fit_network(net, data, validation, settings):
     runner = EpochRunner(net, min(settings["batch_size"], data.n_samples), settings["optimizer"],
                          rates[0] if rates else 0.01, settings["momentum"], settings["nesterov"],
                          settings["l2"], settings["beta1"], settings["beta2"], settings["epsilon"],
-                         settings["blas_threads"])
+                         settings["blas_threads"], settings["flush_denormals"])
     per_call, done = 1, 0
     bar = tqdm(total=epochs, unit="epoch", disable=verbose != 1, leave=True)
     with _stop_on_interrupt() as interrupted, bar:
@@ -282,7 +285,7 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1))
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), False)
     return grads
 
 

@@ -32,6 +32,7 @@ from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
 from .config import JIT_OPTIONS
 from .dense import bias_step
+from .denormals import fp_mode, set_fp_mode
 from .optimizers import update_row
 from .views import vector, view
 
@@ -103,8 +104,11 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
 
 @njit(parallel=True, **JIT_OPTIONS)
 def _forward_blocks(A_prev, W, b, code, out, by_rows, n_blocks):
+    mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(n_blocks):
+        previous_mode = set_fp_mode(mode)
         _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, by_rows)
+        set_fp_mode(previous_mode)
 
 
 @njit(**JIT_OPTIONS)
@@ -144,9 +148,12 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
 @njit(parallel=True, **JIT_OPTIONS)
 def _backward_blocks(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums, n_blocks):
+    mode = fp_mode()
     for block in prange(n_blocks):
+        previous_mode = set_fp_mode(mode)
         _backward_block(np.intp(block), n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev,
                         optimizer, coeffs, l2_over_m, sums)
+        set_fp_mode(previous_mode)
 
 
 @njit(**JIT_OPTIONS)

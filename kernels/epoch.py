@@ -33,6 +33,7 @@ from numba import njit
 
 from .activations import LINEAR, activate
 from .config import JIT_OPTIONS
+from .denormals import enter_training_mode, set_fp_mode
 from .dense import backward_update, dense_forward
 from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
 from .fused import N_BLOCKS, backward_update_rows, dense_forward_rows
@@ -181,8 +182,19 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
 
 @njit(inline="always", **JIT_OPTIONS)
 def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-            epoch_cost, epoch_correct, last_cost, rows, blocks, threads):
-    """The training loop of the three entry kernels; ``rows`` and ``blocks`` (constants in each) pick the path."""
+            epoch_cost, epoch_correct, last_cost, flush_denormals, rows, blocks, threads):
+    """The three entry kernels' training loop in the floating-point mode asked for (see :mod:`.denormals`)."""
+    previous_mode = enter_training_mode(flush_denormals)
+    result = _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step,
+                         work, epoch_cost, epoch_correct, last_cost, rows, blocks, threads)
+    set_fp_mode(previous_mode)
+    return result
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
+                epoch_cost, epoch_correct, last_cost, rows, blocks, threads):
+    """The training loop; ``rows`` and ``blocks`` (constants in each entry kernel) pick the path."""
     n = X.shape[0]
     n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
@@ -229,7 +241,7 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
 
 @njit(**JIT_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost):
+                 step, work, epoch_cost, epoch_correct, last_cost, flush_denormals):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
@@ -240,14 +252,16 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
     The gradients of each batch are left in grads (NO_UPDATE: gradients only).
+    ``flush_denormals``: run with denormal numbers flushed to zero (see :mod:`.denormals`), the calling
+    thread's mode restored on return.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, False, False, 1)
+                   epoch_cost, epoch_correct, last_cost, flush_denormals, False, False, 1)
 
 
 @njit(**JIT_OPTIONS)
 def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                        step, work, epoch_cost, epoch_correct, last_cost, n_blocks):
+                        step, work, epoch_cost, epoch_correct, last_cost, flush_denormals, n_blocks):
     """``train_epochs`` with large layers split into ``n_blocks`` blocks on Numba's thread pool, each block
     calling BLAS (which should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
 
@@ -256,16 +270,16 @@ def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_cod
     Network fit, then two scikit-learn fits, each in a new process with a fresh cache).
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, False, True, n_blocks)
+                   epoch_cost, epoch_correct, last_cost, flush_denormals, False, True, n_blocks)
 
 
 @njit(**JIT_OPTIONS)
 def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                      step, work, epoch_cost, epoch_correct, last_cost, threads):
+                      step, work, epoch_cost, epoch_correct, last_cost, flush_denormals, threads):
     """``train_epochs`` on the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward
     pass. ``threads`` > 1 lets them use Numba's thread pool for large layers. Not for NO_UPDATE."""
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, True, False, threads)
+                   epoch_cost, epoch_correct, last_cost, flush_denormals, True, False, threads)
 
 
 @njit(**JIT_OPTIONS)

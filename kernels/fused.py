@@ -28,6 +28,7 @@ from numba import njit, prange
 from .activations import activate, derivative
 from .config import JIT_OPTIONS
 from .dense import bias_step
+from .denormals import fp_mode, set_fp_mode
 from .optimizers import update_row
 from .views import view
 
@@ -123,9 +124,12 @@ def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev
                      sums):
     # intp arguments, not the loop's own index type or literals: each distinct argument type was one
     # more compile of the block body (three per dtype, measured), about a second each.
+    mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(N_BLOCKS):
+        previous_mode = set_fp_mode(mode)
         _update_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2, code_prev,
                       delta_prev, optimizer, coeffs, l2_over_m, sums)
+        set_fp_mode(previous_mode)
 
 
 @njit(**JIT_OPTIONS)

@@ -5,9 +5,11 @@ import threading
 
 import numpy as np
 import pytest
+from numba import njit, prange
 
 import fastbp
 from fastbp import training
+from fastbp.kernels.denormals import X86
 from fastbp.schedules import ExponentialDecay, StepDecay
 
 
@@ -150,3 +152,44 @@ def test_an_overflowing_last_update_is_caught_and_undone():
         net.fit(X, y, epochs=1, batch_size=1, lr=1e25, verbose=0)
     assert np.array_equal(net._params, before)
     assert net.optimizer_state["step"] == 0
+
+
+@njit(parallel=True)
+def _halve_in_threads(x, out):
+    for i in prange(x.shape[0]):
+        out[i] = x[i] * np.float32(0.5)
+
+
+@pytest.mark.skipif(not X86, reason="the mode is the x86 MXCSR; elsewhere training is IEEE throughout")
+@pytest.mark.parametrize("batch_size, n_threads", [
+    (1, 1), (1, 2),  # small-batch row loops, in the calling thread / with the 300x128 layer's blocks on the pool
+    (16, 2),  # layers in blocks on the pool
+    (300, 1),  # whole BLAS products
+])
+@pytest.mark.parametrize("flush", [True, False])
+def test_flush_denormals_zeroes_the_decaying_velocity_of_dead_units_on_every_path(batch_size, n_threads, flush):
+    """Units no sample activates get zero gradients, so their velocities only decay: from 1e-37 by 0.5 per
+    step they pass below float32's smallest normal number (1.18e-38) after 4 steps. Flushed, they are 0
+    after 8; in IEEE arithmetic they are denormal."""
+    n = 8 * batch_size  # 8 steps: 1e-37 / 2**8 is denormal
+    X, y = np.random.default_rng(0).normal(size=(n, 300)).astype(np.float32), np.arange(n) % 10
+    net = fastbp.Network([300, 128, 10], seed=0)
+    dead = slice(0, 64)
+    net.biases[0][dead] = -1e4
+    net.optimizer_state = {"optimizer": "sgd", "step": 0, "state1": np.full_like(net._params, 1e-37),
+                           "state2": np.zeros_like(net._params)}
+    net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0,
+            blas_threads=n_threads, flush_denormals=flush)
+    velocity = net.optimizer_state["state1"]
+    offsets = np.cumsum([0] + [w.size + b.size for w, b in zip(net.weights, net.biases)])
+    V0 = velocity[:offsets[1] - 128].reshape(300, 128)[:, dead]  # W0's columns of the dead units
+    V1 = velocity[offsets[1]:offsets[2] - 10].reshape(128, 10)[dead]  # W1's rows fed by them
+    for V in (V0, V1):
+        if flush:
+            assert np.all(V == 0)
+        else:
+            assert np.all((V > 0) & (V < np.finfo(np.float32).tiny))
+    x = np.full(64, 2e-38, np.float32)
+    out = np.empty_like(x)
+    _halve_in_threads(x, out)
+    assert np.all(out > 0) and np.all(x * np.float32(0.5) > 0)  # the caller's and the pool's modes restored

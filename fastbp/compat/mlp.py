@@ -105,6 +105,6 @@ class MLP:
         # mse is the mean, so the same step takes lr * batch_size * n_outputs.
         lr = check_float(lr, "lr", 0, np.inf, low_open=True, high_open=True)
         step = lr * batch_size * self._net.layers[-1]
-        runner = EpochRunner(self._net, batch_size, "sgd", step)
+        runner = EpochRunner(self._net, batch_size, "sgd", step, flush_denormals=False)
         orders = epoch_orders(None, x.shape[0], epochs, shuffle=False)
         return runner.run(x, y, orders)[2]

@@ -80,7 +80,7 @@ class Network:
         net = self._network()
         X, Y = self._stack(training_data)
         rows = {id(pair): k for k, pair in enumerate(training_data)}
-        runner = EpochRunner(net, min(mini_batch_size, n), "sgd", self._step_size(eta))
+        runner = EpochRunner(net, min(mini_batch_size, n), "sgd", self._step_size(eta), flush_denormals=False)
         for j in range(epochs):
             random.shuffle(training_data)
             order = np.array([rows[id(pair)] for pair in training_data], dtype=np.intp)[None, :]
@@ -95,7 +95,7 @@ class Network:
         """One gradient step with the mean gradient of the (x, y) pairs in mini_batch."""
         net = self._network()
         X, Y = self._stack(mini_batch)
-        runner = EpochRunner(net, len(mini_batch), "sgd", self._step_size(eta))
+        runner = EpochRunner(net, len(mini_batch), "sgd", self._step_size(eta), flush_denormals=False)
         runner.run(X, Y, np.arange(len(mini_batch), dtype=np.intp)[None, :])
         self._publish()
 
