@@ -9,9 +9,10 @@ streams (initialisation, shuffling, the early-stopping split), labels, warnings,
 ``partial_fit``, pickling and every meta-estimator behave as scikit-learn's of the installed
 version. What runs on fastbp's compiled kernels is the numerics:
 
-- each epoch of ``sgd`` and ``adam`` is one compiled call (:func:`fastbp.kernels.epoch.train_weighted_epoch`)
-  with scikit-learn's losses, sample weights, L2 term and update rules (``SKLEARN_SGD``,
-  ``SKLEARN_ADAM`` in :mod:`fastbp.kernels.optimizers`); the per-epoch logic between calls (learning-rate
+- each epoch of ``sgd`` and ``adam`` is one compiled call (:func:`fastbp.kernels.epoch.train_weighted_epoch`,
+  or ``train_epochs_blocks`` with the large layers of batches of up to 256 rows in blocks on Numba's
+  thread pool, as ``fastbp.Network`` trains them) with scikit-learn's losses, sample weights, L2 term
+  and update rules (``SKLEARN_SGD``, ``SKLEARN_ADAM`` in :mod:`fastbp.kernels.optimizers`); the per-epoch logic between calls (learning-rate
   schedules, ``tol`` and ``n_iter_no_change``, validation scores, messages) is scikit-learn's own;
 - ``lbfgs`` is scikit-learn's call of SciPy's L-BFGS-B, with the loss and gradient from the same kernel;
 - predictions run :func:`fastbp.kernels.epoch.evaluate`.
@@ -41,7 +42,7 @@ from fastbp import threads
 from fastbp.kernels import activations, losses, optimizers
 from fastbp.kernels import epoch as kernels
 from fastbp.network import Network, layer_views
-from fastbp.training import allocate_work
+from fastbp.training import allocate_work, split_layers
 from fastbp.validation import kernel_view
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -101,14 +102,15 @@ class _KernelMLP:
         sizes, codes, loss_code = self._kernel_layout()
         work = allocate_work(sizes, batch_size, dtype)
         sample_idx = np.arange(n_samples, dtype=int)
+        split = not epoch.sparse and split_layers(sizes, batch_size)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = _shuffled(sample_idx, self._random_state)
                 hyper[optimizers.LR] = self._epoch_learning_rate()
-                with _blas_threads():
-                    total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work)
+                with _epoch_threads(split) as n_blocks:
+                    total = epoch.run(sample_idx, params, sizes, codes, loss_code, code, hyper, state, work, n_blocks)
                 state.finish_epoch()
                 if self._end_epoch(total / n_samples, n_samples, X_val, y_val, w_val) or incremental:
                     break
@@ -356,9 +358,19 @@ class _EpochData:
         row_bytes = max(1, X.shape[1] * dtype.itemsize)
         self.chunk = batch_size * max(1, SPARSE_CHUNK_BYTES // (row_bytes * batch_size))
 
-    def run(self, sample_idx, params, sizes, codes, loss_code, optimizer, hyper, state, work):
-        """One epoch in the order sample_idx; returns the sum over batches of batch loss * batch rows."""
+    def run(self, sample_idx, params, sizes, codes, loss_code, optimizer, hyper, state, work, n_blocks=1):
+        """One epoch in the order sample_idx; returns the sum over batches of batch loss * batch rows.
+
+        ``n_blocks`` > 1 (dense rows only) runs the large layers in that many blocks on Numba's pool.
+        """
         total = 0.0
+        if n_blocks > 1:
+            cost = np.zeros(1)
+            state.step, _ = kernels.train_epochs_blocks(
+                self.X, self.Y, np.asarray(sample_idx, np.intp).reshape(1, -1), self.batch_size, params, sizes, codes,
+                loss_code, optimizer, hyper, state.buffers(), state.step, work, cost, np.zeros(1, np.int64),
+                np.zeros(1), self.weights, self.batch_weights, False, n_blocks)
+            return cost[0]
         if not self.sparse:
             total, state.step = kernels.train_weighted_epoch(
                 self.X, self.Y, self.weights, np.asarray(sample_idx, np.intp), self.batch_size, params, sizes, codes,
@@ -415,3 +427,20 @@ def _blas_threads():
     if threads._default_threads is None:
         return contextlib.nullcontext()
     return threads.blas_threads(None)
+
+
+@contextlib.contextmanager
+def _epoch_threads(split):
+    """Context for one training epoch; yields the number of blocks to split large layers into (1: none).
+
+    As many threads as ``_blas_threads`` would give BLAS; with ``split`` (see ``fastbp.training.split_layers``)
+    and more than one, they go to Numba's pool and each BLAS call inside a block gets one (one pool in the
+    hot path, as in ``fastbp.Network``'s fits).
+    """
+    count = (threads._default_threads or threads.blas_limit()) if split else 1
+    if count > 1:
+        with threads.layer_threads(count, True) as n_blocks:
+            yield n_blocks
+    else:
+        with _blas_threads():
+            yield 1

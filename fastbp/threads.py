@@ -63,6 +63,15 @@ def blas_threads(n_threads):
     return _controller.limit(limits=n_threads or _default_threads or os.cpu_count() or 1, user_api="blas")
 
 
+def blas_limit():
+    """The number of threads the loaded BLAS libraries allow now (the largest), as threadpoolctl sees it:
+    all cores unless something (joblib's workers, a caller's ``threadpool_limits``) lowered it."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return max((info["num_threads"] for info in _controller.select(user_api="blas").info()), default=1)
+
+
 @contextlib.contextmanager
 def default_threads(n_threads):
     """Within this block, every fastbp call not given ``blas_threads`` uses ``n_threads`` BLAS threads.

@@ -75,16 +75,19 @@ class EpochRunner:
         snapshot = (net._params.copy(), state["state1"].copy(), state["state2"].copy(), state["step"])
         arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
                      self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
-                     state["step"], self.work, cost, correct, last, self.flush_denormals)
+                     state["step"], self.work, cost, correct, last)
+        flush = self.flush_denormals
         if self.rows:  # no BLAS call: the threads go to Numba's pool
             with threads.kernel_threads(self.blas_threads) as kernel_threads:
-                state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
+                state["step"], failed_batch = kernels.train_epochs_rows(*arguments, flush, kernel_threads)
         else:
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
                 if kernel_threads > 1:
-                    state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, kernel_threads)
+                    no_weights = np.empty((0, 1), net.dtype)
+                    state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, no_weights, no_weights,
+                                                                              flush, kernel_threads)
                 else:
-                    state["step"], failed_batch = kernels.train_epochs(*arguments)
+                    state["step"], failed_batch = kernels.train_epochs(*arguments, flush)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",

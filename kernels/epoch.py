@@ -18,8 +18,9 @@ gradient with the L2 term folded into the update, :mod:`.optimizers`), ``train_e
 (the same with large layers in blocks on the thread pool, :mod:`.dense_parallel`) and
 ``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update fused into the backward
 pass, for small batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions
-on the first path for ``fastbp.sklearn``. The loop's ``rows`` and ``blocks`` flags are constants
-in each, so the compiler drops the other paths' code: each path compiles only when first used (a
+(sample weights, its losses and L2 scaling) on the first path for ``fastbp.sklearn``, and
+``train_epochs_blocks`` runs them in blocks when given sample weights. The loop's ``rows``,
+``blocks`` and ``weighted`` flags are constants in each (``weighted`` but in ``train_epochs_blocks``), so the compiler drops the other paths' code: each path compiles only when first used (a
 first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s then,
 against 17 s before the small-batch path existed).
 
@@ -182,20 +183,25 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
 
 @njit(inline="always", **JIT_OPTIONS)
 def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-            epoch_cost, epoch_correct, last_cost, flush_denormals, rows, blocks, threads):
-    """The three entry kernels' training loop in the floating-point mode asked for (see :mod:`.denormals`)."""
+            epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, flush_denormals, rows, blocks,
+            threads):
+    """The entry kernels' training loop in the floating-point mode asked for (see :mod:`.denormals`)."""
     previous_mode = enter_training_mode(flush_denormals)
     result = _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step,
-                         work, epoch_cost, epoch_correct, last_cost, rows, blocks, threads)
+                         work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, rows, blocks,
+                         threads)
     set_fp_mode(previous_mode)
     return result
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                epoch_cost, epoch_correct, last_cost, rows, blocks, threads):
-    """The training loop; ``rows`` and ``blocks`` (constants in each entry kernel) pick the path."""
-    n = X.shape[0]
+                epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, rows, blocks, threads):
+    """The training loop; ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted``
+    (constant False but in ``train_epochs_blocks``) takes scikit-learn's conventions as ``train_weighted_epoch``
+    does: sample weights (n, 1), its losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and
+    epoch_cost[e] = the sum of batch loss * batch rows."""
+    n = orders.shape[1]
     n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
     out_code = codes[n_layers - 1]
@@ -218,18 +224,29 @@ def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optim
             Yb = batch_rows(Y, order, start, m, work[YB])
             Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks)
             A_out = view(work[OUTPUT], 0, m, n_out)
-            loss = output_delta(Z, Yb, out_code, loss_code, A_out, view(work[DELTA_A], 0, m, n_out))
-            if not np.isfinite(loss):
-                epoch_cost[epoch] = np.nan
-                return step, start // batch_size
-            correct += count_correct(A_out, Yb, out_code)
+            delta = view(work[DELTA_A], 0, m, n_out)
+            if weighted:
+                wb = view(batch_weights, 0, m, 1)
+                gather_rows(weights, order, start, m, wb)
+                loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, A_out, delta)
+                l2_scale = weight_sum
+            else:
+                loss = output_delta(Z, Yb, out_code, loss_code, A_out, delta)
+                if not np.isfinite(loss):
+                    epoch_cost[epoch] = np.nan
+                    return step, start // batch_size
+                correct += count_correct(A_out, Yb, out_code)
+                l2_scale = np.float64(m)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
-            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / m, work, sums,
-                              parallel, rows, blocks, n_blocks)
-            batch_total = loss + 0.5 * l2 * sum_sq
-            if not np.isfinite(batch_total):
-                epoch_cost[epoch] = np.nan
-                return step, start // batch_size
+            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / l2_scale, work,
+                              sums, parallel, rows, blocks, n_blocks)
+            if weighted:
+                batch_total = (loss + 0.5 * l2 * sum_sq / l2_scale) * m
+            else:
+                batch_total = loss + 0.5 * l2 * sum_sq
+                if not np.isfinite(batch_total):
+                    epoch_cost[epoch] = np.nan
+                    return step, start // batch_size
             step += 1
             cost = batch_total / m
             total += batch_total
@@ -237,6 +254,12 @@ def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optim
         epoch_correct[epoch] = correct
         last_cost[epoch] = cost
     return step, -1
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _no_weights(work):
+    """An empty (0, 1) array for the weights arguments of the unweighted entry kernels."""
+    return view(work[YB], 0, 0, 1)
 
 
 @njit(**JIT_OPTIONS)
@@ -256,21 +279,29 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     thread's mode restored on return.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, flush_denormals, False, False, 1)
+                   epoch_cost, epoch_correct, last_cost, _no_weights(work), _no_weights(work), False, flush_denormals,
+                   False, False, 1)
 
 
 @njit(**JIT_OPTIONS)
 def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                        step, work, epoch_cost, epoch_correct, last_cost, flush_denormals, n_blocks):
+                        step, work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals,
+                        n_blocks):
     """``train_epochs`` with large layers split into ``n_blocks`` blocks on Numba's thread pool, each block
     calling BLAS (which should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
 
-    An entry kernel of its own, so that the parallel kernels are compiled into this one only: cached
-    callers sharing a parallel callee compiled in another process crashed when loaded (a
-    Network fit, then two scikit-learn fits, each in a new process with a fresh cache).
+    weights (n, 1) with rows: scikit-learn's conventions, as ``train_weighted_epoch`` (``fastbp.sklearn``):
+    epoch_cost[e] is then the sum of batch loss * batch rows, epoch_correct and last_cost are not set, and
+    a non-finite loss does not stop training; batch_weights (batch_size, 1) is scratch. weights and
+    batch_weights with no rows: ``train_epochs``'s conventions (``fastbp.Network``).
+
+    The one entry kernel that reaches the parallel kernels, for both: cached callers sharing a parallel
+    callee compiled in another process crashed when loaded (a Network fit, then two scikit-learn fits,
+    each in a new process with a fresh cache, when ``train_weighted_epoch`` also reached them).
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, flush_denormals, False, True, n_blocks)
+                   epoch_cost, epoch_correct, last_cost, weights, batch_weights, weights.shape[0] > 0,
+                   flush_denormals, False, True, n_blocks)
 
 
 @njit(**JIT_OPTIONS)
@@ -279,7 +310,8 @@ def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code,
     """``train_epochs`` on the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward
     pass. ``threads`` > 1 lets them use Numba's thread pool for large layers. Not for NO_UPDATE."""
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, flush_denormals, True, False, threads)
+                   epoch_cost, epoch_correct, last_cost, _no_weights(work), _no_weights(work), False, flush_denormals,
+                   True, False, threads)
 
 
 @njit(**JIT_OPTIONS)
@@ -287,38 +319,20 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
                          state, step, work, batch_weights):
     """One epoch with scikit-learn's MLP conventions (``fastbp.sklearn``); returns (sum of batch loss * rows, step).
 
-    X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n_order,) the samples of the epoch,
-    batch_weights (batch_size, 1) scratch. The loss is ``weighted_output_delta``'s (loss_code) plus
+    X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n,) the samples of the epoch,
+    batch_weights (batch_size, 1) scratch. The serial path of ``train_epochs_blocks``'s weighted mode, in
+    IEEE arithmetic as scikit-learn's (denormals kept). The loss is ``weighted_output_delta``'s (loss_code) plus
     0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2], whose gradient alpha * W / sum(w) joins dW.
     Unlike ``train_epochs`` a non-finite loss does not stop the epoch: scikit-learn trains on and
     rejects non-finite weights at the end. With NO_UPDATE and one batch of all samples in order, the
     gradients of the loss are left in state[0] (L-BFGS).
     """
-    work = detach(work)
-    grads = vector(state[0], 0, state[0].shape[0])
-    moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
-    coeffs = np.empty(N_COEFFS)
-    sums = np.empty(N_BLOCKS)
     n = order.shape[0]
-    n_out = Y.shape[1]
-    out_code = codes[sizes.shape[0] - 2]
-    alpha = hyper[L2]
-    total = 0.0
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        Xb = batch_rows(X, order, start, m, work[XB])
-        Yb = batch_rows(Y, order, start, m, work[YB])
-        wb = view(batch_weights, 0, m, 1)
-        gather_rows(weights, order, start, m, wb)
-        Z = forward(Xb, params, sizes, codes, work, False, False, 1)
-        loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, view(work[OUTPUT], 0, m, n_out),
-                                                 view(work[DELTA_A], 0, m, n_out))
-        step_coefficients(optimizer, hyper, step + 1, coeffs)
-        sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, alpha / weight_sum, work,
-                          sums, False, False, False, 1)
-        total += (loss + 0.5 * alpha * sum_sq / weight_sum) * m
-        step += 1
-    return total, step
+    epoch_cost = np.zeros(1)
+    step, _ = _epochs(X, Y, view(order, 0, 1, n), batch_size, params, sizes, codes, loss_code, optimizer, hyper,
+                      state, step, work, epoch_cost, np.zeros(1, np.int64), np.zeros(1), weights, batch_weights, True,
+                      False, False, False, 1)
+    return epoch_cost[0], step
 
 
 @njit(**JIT_OPTIONS)

@@ -49,9 +49,9 @@ def test_the_digest_covers_every_kernel_module(tmp_path, monkeypatch):
 
 # Each entry point in a new process, all sharing one fresh cache, in an order where later processes load
 # callees that earlier ones compiled: a Network fit (train_epochs), scikit-learn fits (train_weighted_epoch,
-# compiled against those cached callees, then loaded), and a fit in blocks on the thread pool
-# (train_epochs_blocks). When the sklearn path also reached the parallel kernels, the third process
-# crashed with a segmentation fault (exit status -11) loading train_weighted_epoch.
+# compiled against those cached callees, then loaded), and fits in blocks on the thread pool
+# (train_epochs_blocks, scikit-learn's and a Network's). When train_weighted_epoch also reached the
+# parallel kernels, the third process crashed with a segmentation fault (exit status -11) loading it.
 CROSS_PROCESS_STEPS = [
     "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((20, 64))\n"
     "fastbp.Network([64, 100, 10], dtype=np.float64, seed=0).fit(X, np.arange(20) % 10, epochs=1, verbose=0)\n",
@@ -59,6 +59,9 @@ CROSS_PROCESS_STEPS = [
     "MLPClassifier(max_iter=2, random_state=0).fit(X, np.arange(60) % 10)\n",
     "import numpy as np\nfrom fastbp.sklearn import MLPClassifier\nX = np.random.default_rng(0).random((60, 64))\n"
     "MLPClassifier(solver='sgd', batch_size=16, max_iter=2, random_state=0).fit(X, np.arange(60) % 10)\n",
+    # scikit-learn's conventions in blocks: the same entry kernel (and signature) as the Network fit below
+    "import numpy as np\nfrom fastbp.sklearn import MLPClassifier\nX = np.random.default_rng(0).random((64, 300))\n"
+    "MLPClassifier((256,), batch_size=32, max_iter=2, random_state=0).fit(X, np.arange(64) % 10)\n",
     "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((64, 300))\n"
     "fastbp.Network([300, 256, 10], dtype=np.float64, seed=0).fit(X, np.arange(64) % 10, epochs=1, batch_size=32,"
     " blas_threads=2, verbose=0)\n",

@@ -1,4 +1,5 @@
 """fastbp.sklearn against scikit-learn itself: the same models, the same behaviour, in every tool."""
+import os
 import pickle
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse
+from threadpoolctl import threadpool_limits
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import datasets  # noqa: E402
@@ -22,6 +24,7 @@ from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
 import fastbp  # noqa: E402
 from fastbp import sklearn as fb  # noqa: E402
+from fastbp import threads  # noqa: E402
 
 LOSS_TOL, COEF_TOL = 1e-6, 1e-5  # the issue's bar after 15-40 iterations, float64
 
@@ -138,6 +141,27 @@ def test_sample_weight_equals_sklearn(solver):
                          alpha=0.01)
     _fit_quietly(theirs, X, y, sample_weight=weights)
     _fit_quietly(ours, X, y, sample_weight=weights)
+    assert_same_model(ours, theirs, X)
+
+
+@pytest.mark.skipif(not threads.PARALLEL_KERNELS or (os.cpu_count() or 1) < 2, reason="needs Numba's pool, 2 cores")
+@pytest.mark.parametrize("kind,solver", [("classifier", "adam"), ("classifier", "sgd"), ("regressor", "sgd")])
+def test_large_layers_in_blocks_equal_sklearn(kind, solver, monkeypatch):
+    """Batches of 32 rows through a 300x256 layer run in blocks on two threads (train_epochs_blocks), with
+    sample weights and alpha: still scikit-learn's model."""
+    rng = np.random.default_rng(4)
+    X = rng.random((200, 300))
+    y = rng.integers(0, 3, 200) if kind == "classifier" else rng.normal(size=200)
+    weights = rng.uniform(0.2, 3.0, 200)
+    calls = []
+    blocks = fb.kernels.train_epochs_blocks
+    monkeypatch.setattr(fb.kernels, "train_epochs_blocks", lambda *args: calls.append(args[-1]) or blocks(*args))
+    theirs, ours = _pair(kind, hidden_layer_sizes=(256,), batch_size=32, max_iter=15, random_state=0, solver=solver,
+                         alpha=0.01, learning_rate_init=0.01)
+    _fit_quietly(theirs, X, y, sample_weight=weights)
+    with threadpool_limits(2, user_api="blas"):
+        _fit_quietly(ours, X, y, sample_weight=weights)
+    assert calls and set(calls) == {2}
     assert_same_model(ours, theirs, X)
 
 
