@@ -3,7 +3,7 @@ import pytest
 
 import reference
 from fastbp.kernels import activations as K
-from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
+from fastbp.kernels.dense import SMALL_PRODUCT, dense_forward, hidden_delta, matmul, weight_gradient
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
@@ -101,3 +101,16 @@ def test_backward_update_without_update_keeps_gradients_with_l2(dtype, rng):
     np.testing.assert_array_equal(W, W_before)
     np.testing.assert_allclose(dW, A_prev.T @ delta + 0.5 * W, rtol=TOL[dtype], atol=TOL[dtype])
     assert sum_sq == pytest.approx(float(np.sum(W.astype(float) ** 2)), rel=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (1, 64, 32), (64, 1, 32), (5, 3, 7), (4, 0, 3), (3, 7, 0),
+                                   (40, 10, 10), (33, 33, 33)])  # loops (up to SMALL_PRODUCT), then BLAS
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_small_loops_and_blas(m, k, n, transposed, dtype, rng):
+    A = rng.normal(size=(k, m)).astype(dtype).T if transposed else rng.normal(size=(m, k)).astype(dtype)
+    B = rng.normal(size=(k, n)).astype(dtype)
+    assert (m * k * n <= SMALL_PRODUCT) == ((m, k, n) != (33, 33, 33))  # the last case is BLAS's
+    out = np.full((m, n), np.nan, dtype)
+    matmul(A, B, out)
+    np.testing.assert_allclose(out, A.astype(np.float64) @ B, rtol=TOL[dtype], atol=TOL[dtype])
