@@ -124,6 +124,7 @@ def _bind():
 
 
 BLAS_LIBRARY = _bind()
+OPENBLAS = BLAS_LIBRARY.startswith("OpenBLAS")  # bound to OpenBLAS itself, not to the np.dot fallbacks
 
 
 @intrinsic

@@ -129,6 +129,13 @@ def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
         dW, db = np.empty((100, 30)), np.empty(30)
         weight_gradient(A, delta, W, 0.0, dW, db)
         np.testing.assert_allclose(dW, A.T @ delta, rtol=1e-12, atol=1e-12)
+        # Tiny products are plain loops with the fallbacks, the first term assigned.
+        from fastbp.kernels.dense import SMALL_PRODUCT, matmul
+        assert not blas.OPENBLAS and SMALL_PRODUCT > 0
+        for m, k, n in ((1, 2, 3), (5, 3, 7), (4, 0, 3), (64, 1, 32)):
+            a, b, out = rng.normal(size=(k, m)).T, rng.normal(size=(k, n)), np.full((m, n), np.nan)
+            matmul(a, b, out)
+            np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
         # Blocks pass leading dimensions and offsets (fastbp.kernels.dense_parallel): rows, columns, dW, delta.
         from fastbp.kernels import dense_parallel, optimizers
         for rows in (64, 8):  # 64 >= 30 splits the output's rows, 8 < 30 its columns
