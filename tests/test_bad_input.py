@@ -60,6 +60,7 @@ BAD_FIT_SETTINGS = {
     "optimizer": (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of 'sgd', 'adam'"),
     "verbose": (dict(verbose=3), ValueError, "verbose must be 0, 1 or 2"),
     "shuffle": (dict(shuffle="yes"), TypeError, "shuffle must be True or False"),
+    "flush_denormals": (dict(flush_denormals=1.0), TypeError, "flush_denormals must be True or False"),
     "beta1": (dict(optimizer="adam", beta1=1.0), ValueError, r"beta1 must be a finite number in \[0, 1\)"),
     "epsilon": (dict(optimizer="adam", epsilon=0.0), ValueError, r"epsilon must be a finite number in \(0"),
     "blas_threads": (dict(blas_threads=0), ValueError, "blas_threads must be an integer >= 1"),
