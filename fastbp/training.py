@@ -257,8 +257,10 @@ def _stop_on_interrupt():
     """
     interrupted = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield interrupted  # signals only reach the main thread; nothing to install elsewhere
+    if threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
+        # Signals only reach the main thread; and a process that ignores Ctrl-C (started in the
+        # background by a shell, or under nohup) keeps ignoring it.
+        yield interrupted
         return
 
     def handler(signum, frame):

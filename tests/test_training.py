@@ -78,20 +78,38 @@ def test_a_callback_sees_every_epoch_and_can_stop(digits):
 def test_ctrl_c_stops_after_the_current_call_and_keeps_the_epochs_done(digits):
     X, y, _, _ = digits
     net = fastbp.Network([64, 32, 10], seed=7)
+    # From Python's own handler, whatever the process started with (a shell's background job starts
+    # with SIGINT ignored: see the next test).
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         history = net.fit(X, y, epochs=1_000_000, batch_size=16, lr=0.05, verbose=0)
     finally:
         timer.cancel()
+        found = signal.signal(signal.SIGINT, original)
     assert history.stop_reason == "interrupted"
     done = len(history.epoch)
     assert 0 < done < 1_000_000 and history.epoch == list(range(done))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+    assert found is signal.default_int_handler  # handler put back
     # The weights are exactly those of `done` whole epochs.
     again = fastbp.Network([64, 32, 10], seed=7)
     again.fit(X, y, epochs=done, batch_size=16, lr=0.05, verbose=0)
     assert np.array_equal(net._params, again._params)
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_during_a_fit(digits):
+    X, y, _, _ = digits
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        history = fastbp.Network([64, 32, 10], seed=7).fit(X, y, epochs=40, batch_size=1, lr=0.05, verbose=0)
+    finally:
+        timer.cancel()
+        found = signal.signal(signal.SIGINT, original)
+    assert history.stop_reason is None and len(history.epoch) == 40
+    assert found is signal.SIG_IGN
 
 
 def test_fit_in_a_thread_ignores_signals_and_trains(digits):
