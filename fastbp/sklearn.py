@@ -12,8 +12,9 @@ version. What runs on fastbp's compiled kernels is the numerics:
 - each epoch of ``sgd`` and ``adam`` is one compiled call (:func:`fastbp.kernels.epoch.train_weighted_epoch`,
   or ``train_epochs_blocks`` with the large layers of batches of up to 256 rows in blocks on Numba's
   thread pool, as ``fastbp.Network`` trains them) with scikit-learn's losses, sample weights, L2 term
-  and update rules (``SKLEARN_SGD``, ``SKLEARN_ADAM`` in :mod:`fastbp.kernels.optimizers`); the per-epoch logic between calls (learning-rate
-  schedules, ``tol`` and ``n_iter_no_change``, validation scores, messages) is scikit-learn's own;
+  and update rules (``SKLEARN_SGD``, ``SKLEARN_ADAM`` in :mod:`fastbp.kernels.optimizers`); the
+  per-epoch logic between calls (learning-rate schedules, ``tol`` and ``n_iter_no_change``, validation
+  scores, messages) is scikit-learn's own;
 - ``lbfgs`` is scikit-learn's call of SciPy's L-BFGS-B, with the loss and gradient from the same kernel;
 - predictions run :func:`fastbp.kernels.epoch.evaluate`.
 

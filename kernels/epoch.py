@@ -20,9 +20,10 @@ gradient with the L2 term folded into the update, :mod:`.optimizers`), ``train_e
 pass, for small batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions
 (sample weights, its losses and L2 scaling) on the first path for ``fastbp.sklearn``, and
 ``train_epochs_blocks`` runs them in blocks when given sample weights. The loop's ``rows``,
-``blocks`` and ``weighted`` flags are constants in each (``weighted`` but in ``train_epochs_blocks``), so the compiler drops the other paths' code: each path compiles only when first used (a
-first ``python -m fastbp train`` took 32 s when one kernel held both paths, 14.7-16.7 s then,
-against 17 s before the small-batch path existed).
+``blocks`` and ``weighted`` flags are constants in each (``weighted`` but in
+``train_epochs_blocks``), so the compiler drops the other paths' code: each path compiles only
+when first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths,
+14.7-16.7 s then, against 17 s before the small-batch path existed).
 
 The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
 are inlined where they are called: each separate compile unit costs about 0.2 s of a
