@@ -26,12 +26,12 @@ X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 # MXCSR bit 15 is FTZ (flush denormal results to zero), bit 6 DAZ (treat denormal operands as zero).
 FLUSH_TO_ZERO = (1 << 15) | (1 << 6)
 
-_I32_POINTER = ir.IntType(8).as_pointer()
+_BYTE_POINTER = ir.IntType(8).as_pointer()
 
 
 def _mxcsr_call(builder, name, slot):
-    function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [_I32_POINTER]), name)
-    builder.call(function, [builder.bitcast(slot, _I32_POINTER)])
+    function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [_BYTE_POINTER]), name)
+    builder.call(function, [builder.bitcast(slot, _BYTE_POINTER)])
 
 
 @intrinsic

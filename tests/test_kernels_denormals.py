@@ -1,7 +1,7 @@
 """The floating-point mode intrinsics (kernels/denormals.py): flush to zero, and restore the caller's mode."""
 import numpy as np
 import pytest
-from numba import njit, prange
+from numba import njit
 
 from fastbp.kernels.denormals import FLUSH_TO_ZERO, X86, enter_training_mode, fp_mode, set_fp_mode
 
@@ -18,13 +18,6 @@ def _halve(x, flush):
     half = x * x.dtype.type(0.5)
     set_fp_mode(previous)
     return half, during, fp_mode()
-
-
-@njit(parallel=True)
-def _halve_in_threads(x, out):
-    """out[i] = x[i] / 2 computed on the thread pool in the pool threads' own mode."""
-    for i in prange(x.shape[0]):
-        out[i] = x[i] * x.dtype.type(0.5)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -55,10 +48,3 @@ def test_set_fp_mode_returns_the_previous_mode():
 
     original, first, second = swap_twice()
     assert first == original and second == original | FLUSH_TO_ZERO
-
-
-def test_pool_threads_keep_ieee_arithmetic_outside_training():
-    x = np.full(64, TINY[np.float32], np.float32)
-    out = np.empty_like(x)
-    _halve_in_threads(x, out)
-    assert np.all(out > 0)
