@@ -81,6 +81,19 @@ def test_single_layer_functions(rng):
         _close(got, want)
 
 
+@pytest.mark.parametrize("n_prev, n_l, m", [(4, 3, 6), (300, 20, 9), (7, 40, 1)])
+def test_linear_results_have_the_seeds_layout(rng, n_prev, n_l, m):
+    # C-ordered like NumPy's own products: an F-ordered dW made the post's W - lr * dW 1.2x slower, and
+    # OpenBLAS ran the products of the row layout 1.2-1.4x slower on the cat net.
+    W, b, A_prev, dZ = (rng.normal(size=shape) for shape in ((n_l, n_prev), (n_l, 1), (n_prev, m), (n_l, m)))
+    Z, _ = compat.forwardLinear(W, b, A_prev)
+    ours = (Z,) + compat.linearBackward(dZ, (W, A_prev, b))
+    theirs = (seed.forwardLinear(W, b, A_prev)[0],) + seed.linearBackward(dZ, (W, A_prev, b))
+    for got, want in zip(ours, theirs):
+        assert got.shape == want.shape and got.flags.c_contiguous
+        _close(got, want)
+
+
 def test_loadData_reads_the_posts_files(tmp_path, rng):
     train_x = rng.integers(0, 255, size=(6, 4, 4, 3), dtype=np.uint8)
     test_x = rng.integers(0, 255, size=(2, 4, 4, 3), dtype=np.uint8)

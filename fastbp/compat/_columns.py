@@ -1,14 +1,20 @@
 """Column-major building blocks (samples in columns, W (n_l, n_prev), b (n_l, 1)) on fastbp's kernels.
 
 The classic NumPy examples store samples in columns; the kernels take samples in
-rows. A C-ordered (n, m) array transposed is an F-ordered (m, n) array, so each
-helper hands the kernels transposed views and gets transposed results back,
-without copying.
+rows. A C-ordered (n, m) array transposed is an F-ordered (m, n) array, so the
+elementwise helpers hand the kernels flat views without copying.
+
+The linear helpers return C-ordered arrays of the seeds' own shapes, computed by the
+same products NumPy makes for ``W @ A_prev``, ``dZ @ A_prev.T`` and ``W.T @ dZ``.
+OpenBLAS's speed depends on the orientation. On the cat net (12288 inputs, 20 units,
+209 samples, float64, 2 threads) the row-layout calls took 2.7-2.9 ms (Z) and
+2.35-2.44 ms (dW) against 2.05-2.08 and 1.93-2.04 ms in these layouts, with the
+same bits. And an F-ordered dW made the seed's ``W - lr * dW`` 1.50 ms against 1.22.
 """
 import numpy as np
 
 from fastbp.kernels import activations as act
-from fastbp.kernels.dense import dense_forward, hidden_delta, weight_gradient
+from fastbp.kernels.dense import matmul
 
 ACTIVATIONS = {"sigmoid": act.SIGMOID, "relu": act.RELU}
 
@@ -59,40 +65,39 @@ def _check_linear_shapes(W, b, A_prev):
 
 
 def linear_forward(W, b, A_prev):
-    """Z = W @ A_prev + b; W (n_l, n_prev), b (n_l, 1), A_prev (n_prev, m) -> Z (n_l, m).
+    """Z = W @ A_prev + b; W (n_l, n_prev), b (n_l, 1), A_prev (n_prev, m) -> Z (n_l, m), C-ordered.
 
     Raises ValueError for mismatched shapes, or naming the argument holding NaN/inf
     when Z is not finite (checked on Z, which is small, instead of on A_prev).
     """
     W, b, A_prev = as_float_array(W, "W"), as_float_array(b, "b"), as_float_array(A_prev, "A_prev")
     _check_linear_shapes(W, b, A_prev)
-    out = np.empty((A_prev.shape[1], W.shape[0]))
-    dense_forward(A_prev.T, W.T, np.ascontiguousarray(b).reshape(-1), act.LINEAR, out)
-    if not np.isfinite(out).all():
+    Z = np.empty((W.shape[0], A_prev.shape[1]))
+    matmul(W, A_prev, Z)
+    Z += b.reshape(-1, 1)
+    if not np.isfinite(Z).all():
         for name, array in (("A_prev", A_prev), ("W", W), ("b", b)):
             if not np.isfinite(array).all():
                 raise ValueError(f"{name} must be finite, but contains NaN or infinity")
         raise ValueError("W @ A_prev + b overflowed to infinity")
-    return out.T
+    return Z
 
 
 def linear_backward(dZ, W, A_prev):
     """(dA_prev, dW, db) with dW = dZ @ A_prev.T / m, db = row sums of dZ / m, dA_prev = W.T @ dZ.
 
-    dZ (n_l, m), W (n_l, n_prev), A_prev (n_prev, m): the seeds' formulas 5, 6 and 9.
+    dZ (n_l, m), W (n_l, n_prev), A_prev (n_prev, m): the seeds' formulas 5, 6 and 9. The results are
+    C-ordered (n_prev, m), (n_l, n_prev) and (n_l, 1).
     """
     dZ, W, A_prev = as_float_array(dZ, "dZ"), as_float_array(W, "W"), as_float_array(A_prev, "A_prev")
     n_l, m = dZ.shape
     if W.shape[0] != n_l or A_prev.shape != (W.shape[1], m):
         raise ValueError(f"dZ {dZ.shape}, W {W.shape} and A_prev {A_prev.shape} do not fit together")
-    dW_rows, db = np.empty((W.shape[1], n_l)), np.empty(n_l)
-    weight_gradient(A_prev.T, dZ.T, W.T, 0.0, dW_rows, db)
-    dA_prev_rows = np.empty((m, W.shape[1]))
-    hidden_delta(dZ.T, W.T, dA_prev_rows, act.LINEAR, dA_prev_rows)
-    dW = dW_rows.T
+    dW, dA_prev = np.empty(W.shape), np.empty(A_prev.shape)
+    matmul(dZ, A_prev.T, dW)
     dW *= 1.0 / m
-    db *= 1.0 / m
-    return dA_prev_rows.T, dW, db.reshape(-1, 1)
+    matmul(W.T, dZ, dA_prev)
+    return dA_prev, dW, dZ.sum(axis=1, keepdims=True) * (1.0 / m)
 
 
 def check_parameters(parameters, n_features=None):
