@@ -186,22 +186,16 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
 def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
             epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, flush_denormals, rows, blocks,
             threads):
-    """The entry kernels' training loop in the floating-point mode asked for (see :mod:`.denormals`)."""
+    """The entry kernels' training loop, in the floating-point mode asked for (see :mod:`.denormals`).
+
+    ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted`` (constant False but in
+    ``train_epochs_blocks``) takes scikit-learn's conventions as ``train_weighted_epoch`` does: sample weights
+    (n, 1), its losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and epoch_cost[e] = the
+    sum of batch loss * batch rows. One function with one exit: each level of ``inline="always"`` deep-copies
+    the inlined IR block by block, so a wrapper around the loop cost about 1 s of each entry kernel's first
+    compile.
+    """
     previous_mode = enter_training_mode(flush_denormals)
-    result = _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step,
-                         work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, rows, blocks,
-                         threads)
-    set_fp_mode(previous_mode)
-    return result
-
-
-@njit(inline="always", **JIT_OPTIONS)
-def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, rows, blocks, threads):
-    """The training loop; ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted``
-    (constant False but in ``train_epochs_blocks``) takes scikit-learn's conventions as ``train_weighted_epoch``
-    does: sample weights (n, 1), its losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and
-    epoch_cost[e] = the sum of batch loss * batch rows."""
     n = orders.shape[1]
     n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
@@ -214,6 +208,7 @@ def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optim
     coeffs = np.empty(N_COEFFS)
     sums = np.empty(max(N_BLOCKS, n_blocks))
     l2 = hyper[L2]
+    failed = -1
     for epoch in range(orders.shape[0]):
         total = 0.0
         correct = 0
@@ -234,8 +229,8 @@ def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optim
             else:
                 loss = output_delta(Z, Yb, out_code, loss_code, A_out, delta)
                 if not np.isfinite(loss):
-                    epoch_cost[epoch] = np.nan
-                    return step, start // batch_size
+                    failed = start // batch_size
+                    break
                 correct += count_correct(A_out, Yb, out_code)
                 l2_scale = np.float64(m)
             step_coefficients(optimizer, hyper, step + 1, coeffs)
@@ -246,15 +241,19 @@ def _epoch_loop(X, Y, orders, batch_size, params, sizes, codes, loss_code, optim
             else:
                 batch_total = loss + 0.5 * l2 * sum_sq
                 if not np.isfinite(batch_total):
-                    epoch_cost[epoch] = np.nan
-                    return step, start // batch_size
+                    failed = start // batch_size
+                    break
             step += 1
             cost = batch_total / m
             total += batch_total
+        if failed >= 0:
+            epoch_cost[epoch] = np.nan
+            break
         epoch_cost[epoch] = total
         epoch_correct[epoch] = correct
         last_cost[epoch] = cost
-    return step, -1
+    set_fp_mode(previous_mode)
+    return step, failed
 
 
 @njit(inline="always", **JIT_OPTIONS)
