@@ -4,7 +4,6 @@ import gzip
 import os
 from importlib import resources
 
-import h5py
 import numpy as np
 
 from fastbp.io import open_h5
@@ -28,6 +27,7 @@ def load_digits(dtype=np.float32):
     y : ndarray of shape (1797,), int64
         Digit labels 0..9.
     """
+    import h5py  # here, not at the top: see fastbp.streaming.is_h5_dataset
     with resources.as_file(resources.files("fastbp") / "data" / "digits.h5") as path:
         with h5py.File(path, "r") as f:
             X = f["X"][...]
@@ -85,6 +85,7 @@ def load_h5(path, x="X", y="y", dtype=None):
 def _dataset(f, path, name, argument):
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be the name of a dataset in the file, got {name!r}")
+    import h5py
     item = f.get(name)
     if not isinstance(item, h5py.Dataset):
         names = []

