@@ -10,6 +10,9 @@ these calls, so Numba's pool is the only one in the hot path.
 - ``dense_forward_parallel``: blocks of the rows of the output when the batch is at least as wide
   as the layer (each block reads its rows of A_prev and all of W), else blocks of its columns
   (each block reads its columns of W: W is the larger operand); then bias and activation.
+  Skinny layers (outputs of at most ``microkernel.SKINNY_BYTES``) take the register-tile
+  micro-kernel for the rows of the output, and in float64 for their weight gradient, where OpenBLAS
+  is slow (see :mod:`.microkernel`); the other products go to BLAS.
 - ``backward_update_parallel``: blocks of the rows of W (the layer's inputs). A block computes its
   columns of the hidden delta (delta @ W[rows].T times f'(A_prev[:, rows]), with W before the
   update), its rows of dW = A_prev[:, rows].T @ delta, and then the optimizer update of its rows
@@ -33,6 +36,7 @@ from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
 from .config import JIT_OPTIONS
 from .dense import bias_step
 from .denormals import fp_mode, set_fp_mode
+from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
 from .optimizers import update_row
 from .views import vector, view
 
@@ -80,8 +84,11 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
         rows = stop - start
         if rows == 0:
             return
-        # Fortran view: out[start:stop]^T (n, rows) = W^T (n, k) @ A_prev[start:stop]^T (k, rows).
-        gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, rows, k, W, 0, n, A_prev, start * k, k, out, start * n, n)
+        if n * out.itemsize <= SKINNY_BYTES:
+            skinny_product(rows, n, k, A_prev, start * k, k, 1, W, 0, n, out, start * n, n, FORWARD_K_CHUNK)
+        else:
+            # Fortran view: out[start:stop]^T (n, rows) = W^T (n, k) @ A_prev[start:stop]^T (k, rows).
+            gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, rows, k, W, 0, n, A_prev, start * k, k, out, start * n, n)
         Z = view(out, start * n, rows, n)
         for i in range(rows):
             for j in range(n):
@@ -138,8 +145,12 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
             for r in range(m):
                 scale_by_derivative(view(delta_prev, r * fan_in + start, 1, rows),
                                     view(A_prev, r * fan_in + start, 1, rows), code_prev)
-    # Fortran view: dW[start:stop]^T (n, rows) = delta^T (n, m) @ A_prev[:, start:stop] (m, rows).
-    gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, start, fan_in, dW, start * n, n)
+    if dW.itemsize == 8 and n * 8 <= SKINNY_BYTES:  # float64 only: float32 measured faster in BLAS (.microkernel)
+        # dW[start + r, j] = sum over samples i of A_prev[i, start + r] * delta[i, j].
+        skinny_product(rows, n, m, A_prev, start, 1, fan_in, delta, 0, n, dW, start * n, n, GRADIENT_K_CHUNK)
+    else:
+        # Fortran view: dW[start:stop]^T (n, rows) = delta^T (n, m) @ A_prev[:, start:stop] (m, rows).
+        gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, start, fan_in, dW, start * n, n)
     size = rows * n
     sums[block] = update_row(optimizer, coeffs, view(W, start * n, 1, size), view(state1, start * n, 1, size),
                              view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, l2_over_m)

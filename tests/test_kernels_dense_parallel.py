@@ -14,7 +14,8 @@ from fastbp.kernels import optimizers as O
 
 # (m, fan_in, fan_out): batch 1, tiny, skinny both ways, square, and ragged edges that are not multiples of
 # ALIGN (so the last block is short, and with 5 blocks of 17 rows some blocks are empty).
-SHAPES = [(1, 40, 33), (3, 5, 2), (64, 17, 300), (100, 300, 3), (64, 64, 64), (33, 257, 129)]
+# (37, 700, 20): a skinny layer in the micro-kernel (.microkernel) past its chunk and tile edges.
+SHAPES = [(1, 40, 33), (3, 5, 2), (64, 17, 300), (100, 300, 3), (64, 64, 64), (33, 257, 129), (37, 700, 20)]
 BLOCKS = [1, 2, 5]
 
 
@@ -134,6 +135,22 @@ def test_training_in_blocks_equals_the_reference_step_by_step(optimizer, n_threa
             blas_threads=n_threads, **options)
     for got, want in zip(net.weights + net.biases, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_a_skinny_layer_trains_like_the_reference(dtype, n_threads):
+    """A cat-shaped net (wide input, 20 units) at batch 40: its first layer in blocks through the micro-kernel."""
+    assert 40 * 3000 * 20 >= dense_parallel.PARALLEL_PRODUCT and 20 * 8 <= dense_parallel.SKINNY_BYTES
+    X = np.random.default_rng(1).normal(size=(80, 3000))
+    y = np.arange(80) % 3
+    net = fastbp.Network([3000, 20, 3], activation="tanh", dtype=dtype, seed=0)
+    expected = reference_training(net, X, y, 40, "sgd", dict(momentum=0.9))
+    net.fit(X, y, epochs=1, batch_size=40, lr=0.01, l2=0.1, momentum=0.9, shuffle=False, verbose=0,
+            blas_threads=n_threads)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    for got, want in zip(net.weights + net.biases, expected):
+        np.testing.assert_allclose(got, want, **tol)
 
 
 @pytest.mark.parametrize("layers,batch_size,expected", [
