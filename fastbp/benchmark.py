@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_info
 
 from fastbp import compat, jax_peer, numpy_peers, threads
 from fastbp.datasets import load_digits
-from fastbp.kernels import blas, dense
+from fastbp.kernels import blas, dense, microkernel
 from fastbp.network import Network
 
 
@@ -436,6 +436,7 @@ def run(quick=False):
     print(f"kernels: compiled by Numba for {llvmlite.binding.get_host_cpu_name()} "
           f"({'AVX-512' if 'avx512f' in llvmlite.binding.get_host_cpu_features() else 'AVX2 or older'}); "
           f"small-batch thread pool: {'TBB, ' + str(numba.config.NUMBA_NUM_THREADS) + ' threads' if threads.PARALLEL_KERNELS else 'none (serial)'}")
+    print(f"skinny-layer micro-kernel: {microkernel.VECTOR_BYTES * 8}-bit vectors, {microkernel.TILE_ROWS}-row tiles")
     print(blas_summary() + f"; kernels call {blas.BLAS_LIBRARY}"
           + (f"; pytorch CPU capability {torch.backends.cpu.get_cpu_capability()}" if torch else ""))
     print(f"{'work':<48} {'who':<22} {'time':>14} {'peer/fastbp':>9} target")

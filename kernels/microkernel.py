@@ -152,9 +152,10 @@ _row = _make_tile(1)
 def skinny_product(rows, n, k, A, a_offset, a_row, a_col, B, b_offset, b_row, out, out_offset, out_row, k_chunk):
     """out[r, j] = sum over p < k of A[r, p] * B[p, j], for r < rows and j < n (n * itemsize <= SKINNY_BYTES).
 
-    BLAS-style operands in C-contiguous buffers of one dtype: element (r, p) of A at flat
-    ``a_offset + r * a_row + p * a_col`` (any strides: rows or columns of a row-major matrix), B row p at
-    ``b_offset + p * b_row`` with unit column stride, out row r at ``out_offset + r * out_row``. The inner
+    BLAS-style operands: arrays of one dtype addressed by element offsets from their first element. Element
+    (r, p) of A is at ``a_offset + r * a_row + p * a_col`` (any strides: rows or columns of a row-major
+    matrix), row p of B at ``b_offset + p * b_row`` with unit column stride, out row r at
+    ``out_offset + r * out_row``. The inner
     dimension runs in chunks of ``k_chunk``, every row tile over one chunk before the next.
     """
     full = rows - rows % TILE_ROWS
