@@ -120,11 +120,14 @@ def mnist_row(table, torch, jax, n_samples, batch_size=64, repeats=2, label=None
     table.add(work, fastbp_seconds, peers, target)
 
 
-def _mnist_epoch(n_samples, batch_size, blas_threads=None):
-    """fit(epochs=1) of the 784-512-256-10 float32 net on random data, as ``mnist_row`` times it."""
+def _mnist_data(n_samples):
+    """Random float32 rows of 784 features and labels of 10 classes, drawn as ``mnist_row`` draws them."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(n_samples, 784)).astype(np.float32)
-    y = rng.integers(0, 10, n_samples)
+    return rng.normal(size=(n_samples, 784)).astype(np.float32), rng.integers(0, 10, n_samples)
+
+
+def _mnist_epoch(X, y, batch_size, blas_threads=None):
+    """fit(epochs=1) of the 784-512-256-10 float32 net on (X, y), as ``mnist_row`` times it."""
     net = Network([784, 512, 256, 10], seed=0)
     return lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0,
                            blas_threads=blas_threads)
@@ -132,7 +135,8 @@ def _mnist_epoch(n_samples, batch_size, blas_threads=None):
 
 def threads_row(table, n_samples):
     """The MNIST-shaped epoch at batch 64 on all cores against one core (``fit(blas_threads=1)``)."""
-    two, one = _mnist_epoch(n_samples, 64), _mnist_epoch(n_samples, 64, blas_threads=1)
+    X, y = _mnist_data(n_samples)
+    two, one = _mnist_epoch(X, y, 64), _mnist_epoch(X, y, 64, blas_threads=1)
     seconds = {"all": [], "one": []}
     for _ in range(3):  # alternated, so a drift of the machine's speed hits both sides
         seconds["all"].append(best_time(two, 1))
@@ -170,11 +174,9 @@ def loaded_rows(jax, n_samples):
     Prints loaded time / idle time for each (the issue's target: fastbp slows by at most 2x, and by no more than
     JAX does in the same test).
     """
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(n_samples, 784)).astype(np.float32)
-    y = rng.integers(0, 10, n_samples)
+    X, y = _mnist_data(n_samples)
     for batch_size in (16, 64, 256):
-        runs = {"fastbp": _mnist_epoch(n_samples, batch_size)}
+        runs = {"fastbp": _mnist_epoch(X, y, batch_size)}
         if jax is not None:
             runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size,
                                                    0.01, 0.5)
