@@ -6,7 +6,7 @@ keep only A (not Z) between the forward and the backward pass.
 import numpy as np
 from numba import njit
 
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 
 LINEAR, RELU, SIGMOID, TANH, LEAKY_RELU, SOFTMAX = 0, 1, 2, 3, 4, 5
 EXP = 6  # output only: the inverse link of the Poisson loss (scikit-learn's MLPRegressor)
@@ -87,7 +87,7 @@ def tanh(z):
     return t if x == x else x
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def activate(A, code):
     """A = f(A) in place for A of shape (m, n); softmax is row-wise.
 
@@ -147,7 +147,7 @@ def derivative(a, code):
     return 1.0
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def scale_by_derivative(delta, A, code):
     """delta *= f'(z), with f'(z) computed from A = f(z); delta, A of shape (m, n). Not for softmax."""
     m, n = delta.shape

@@ -8,7 +8,7 @@ from numba import njit
 
 from .activations import activate, scale_by_derivative
 from .blas import OPENBLAS, gemm
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .optimizers import NO_UPDATE, update_row
 from .views import transpose, view
 
@@ -24,7 +24,7 @@ from .views import transpose, view
 SMALL_PRODUCT = 64 if OPENBLAS else 4096
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def matmul(A, B, out):
     """out = A @ B; A (m, k), B (k, n), out (m, n). Tiny products run as loops: a BLAS call costs more."""
     m, k = A.shape
@@ -49,7 +49,7 @@ def matmul(A, B, out):
                 out[i, j] += a * B[p, j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def dense_forward(A_prev, W, b, code, out):
     """out = f(A_prev @ W + b); A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out)."""
     matmul(A_prev, W, out)
@@ -60,14 +60,14 @@ def dense_forward(A_prev, W, b, code, out):
     activate(out, code)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def hidden_delta(delta, W, A_prev, code, out):
     """out = (delta @ W.T) * f'(A_prev); delta (m, fan_out), W (fan_in, fan_out), A_prev/out (m, fan_in)."""
     matmul(delta, transpose(W), out)
     scale_by_derivative(out, A_prev, code)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
     """dW = A_prev.T @ delta + l2_over_m * W, db = column sums of delta; returns sum(W**2) if l2_over_m > 0 else 0.
 
@@ -104,7 +104,7 @@ def bias_step(delta, b, db, state_b, optimizer, coeffs):
                view(db, 0, 1, n), 0, 0.0)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
                     l2_over_m):
     """One layer's backward step, then its optimizer update; returns sum(W**2) before the update when

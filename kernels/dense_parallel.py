@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import bias_step
 from .denormals import fp_mode, set_fp_mode
 from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
@@ -74,7 +74,7 @@ def block_range(block, n_blocks, length):
     return start, stop
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
     """One block of out = f(A_prev @ W + b): rows of out when ``by_rows``, else columns."""
     m, k = A_prev.shape
@@ -118,7 +118,7 @@ def _forward_blocks(A_prev, W, b, code, out, by_rows, n_blocks):
         set_fp_mode(previous_mode)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def dense_forward_parallel(A_prev, W, b, code, out, n_blocks):
     """out = f(A_prev @ W + b) in ``n_blocks`` blocks on the thread pool; f elementwise (not softmax).
 
@@ -127,7 +127,7 @@ def dense_forward_parallel(A_prev, W, b, code, out, n_blocks):
     _forward_blocks(A_prev, W, b, code, out, A_prev.shape[0] >= W.shape[1], n_blocks)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
                     coeffs, l2_over_m, sums):
     """Rows [start, stop) of W: hidden-delta columns, dW rows, then their update; sums[block] = their sum(W**2)."""
@@ -167,7 +167,7 @@ def _backward_blocks(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev
         set_fp_mode(previous_mode)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def backward_update_parallel(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer,
                              coeffs, l2_over_m, sums, n_blocks):
     """One layer's backward step and optimizer update in ``n_blocks`` blocks of the rows of W on the thread pool;

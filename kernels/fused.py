@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .activations import activate, derivative
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import bias_step
 from .denormals import fp_mode, set_fp_mode
 from .optimizers import update_row
@@ -52,7 +52,7 @@ def _block(block, n_blocks, length):
     return block * length // n_blocks, (block + 1) * length // n_blocks
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def dense_forward_rows(A_prev, W, b, code, out):
     """out = f(A_prev @ W + b) with each row of W read once; A_prev (m, fan_in), W (fan_in, fan_out), out (m, fan_out).
 
@@ -82,7 +82,7 @@ def dense_forward_rows(A_prev, W, b, code, out):
     activate(out, code)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
                   l2_over_m, sums):
     """Block ``block`` of the rows of W: hidden-delta columns, gradient rows into dW, then one update of the block.
@@ -132,7 +132,7 @@ def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev
         set_fp_mode(previous_mode)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
                          l2_over_m, sums, parallel):
     """One layer's backward step and optimizer update in one pass over W; returns sum(W**2) before the update

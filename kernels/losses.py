@@ -8,14 +8,14 @@ import numpy as np
 from numba import njit
 
 from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, scale_by_derivative
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 
 CROSS_ENTROPY, BINARY_CROSS_ENTROPY, MSE = 0, 1, 2
 # scikit-learn's losses (``weighted_output_delta``), each with its canonical output activation.
 LOG_LOSS, BINARY_LOG_LOSS, HALF_SQUARED_ERROR, HALF_POISSON = 3, 4, 5, 6
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def output_delta(Z, Y, out_code, loss_code, A, delta):
     """A = f(Z), delta = dcost/dZ; returns the summed per-sample loss (float64). Z, Y, A, delta (m, n_out).
 
@@ -67,7 +67,7 @@ def output_delta(Z, Y, out_code, loss_code, A, delta):
     return total
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def weighted_output_delta(Z, Y, weights, out_code, loss_code, A, delta):
     """scikit-learn's MLP losses: A = f(Z), delta = w_i (A - Y) / sum(w); returns (loss, sum(w)).
 

@@ -19,7 +19,7 @@ count: once per step, not once per row).
 import numpy as np
 from numba import njit
 
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .views import view
 
 # NO_UPDATE leaves the parameters alone: a training step that only computes the gradients.
@@ -47,7 +47,7 @@ def step_coefficients(optimizer, hyper, step, coeffs):
         coeffs[ADAM_INV_SQRT_BIAS2] = 1.0
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, l2):
     """One optimizer step on params[row] given grads[grad_row] + l2 * params[row]; returns sum(params[row]**2)
     before the step (float64) when l2 > 0, else 0. params, state1, state2 (rows, n), grads (.., n).
@@ -125,7 +125,7 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
     return sum_sq
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def apply_update(optimizer, params, grads, state, coeffs):
     """One optimizer step over the flat buffers; ``state`` is (state1, state2), each (n_params,) like params
     (or empty when the optimizer keeps no state)."""

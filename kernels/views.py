@@ -7,27 +7,14 @@ step makes dozens of views; profiled with perf, those atomics were half of an XO
 make. They do not keep their buffer alive: use them only within the compiled call that
 received the buffer, as every kernel here does.
 
-``view`` and ``vector`` are intrinsics, emitted inline where they are called: as compiled
+``view``, ``vector`` and ``transpose`` are intrinsics, emitted inline where they are called: as compiled
 functions they were 7 compile units per dtype (one per argument-type combination), about
 0.5 s of every first compile.
 """
-from numba import carray, errors, farray, types
+from numba import errors, types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
-
-from .config import JIT_OPTIONS
-
-
-@intrinsic
-def _start(typingctx, array):
-    """Pointer to the first element of a C- or F-contiguous array."""
-    if not isinstance(array, types.Array) or array.layout not in "CF":
-        raise errors.TypingError(f"a contiguous array is needed, got {array}")
-
-    def codegen(context, builder, sig, args):
-        return context.make_array(sig.args[0])(context, builder, args[0]).data
-    return types.CPointer(array.dtype)(array), codegen
 
 
 def _c_contiguous_buffer(buffer, *integers):
@@ -68,22 +55,20 @@ def vector(typingctx, buffer, offset, n):
     return types.Array(buffer.dtype, 1, "C")(buffer, offset, n), _view_codegen
 
 
-def transpose(A):
-    """A.T of a 2-D array: for a C- or F-contiguous A, a view without reference count."""
-    return A.T
+@intrinsic
+def transpose(typingctx, A):
+    """A.T of a 2-D array as a view without reference count: shape and strides reversed (C becomes F)."""
+    if not isinstance(A, types.Array) or A.ndim != 2:
+        raise errors.TypingError(f"transpose needs a 2-D array, got {A}")
+    layout = {"C": "F", "F": "C"}.get(A.layout, "A")
+    result_type = types.Array(A.dtype, 2, layout)
 
-
-@overload(transpose, jit_options=JIT_OPTIONS)
-def _transpose(A):
-    # Chosen by A's layout when compiling, so each layout keeps its own exact array type.
-    if A.layout == "C":
-        def transpose_c(A):
-            m, n = A.shape
-            return farray(_start(A), (n, m))
-        return transpose_c
-    if A.layout == "F":
-        def transpose_f(A):
-            m, n = A.shape
-            return carray(_start(A), (n, m))
-        return transpose_f
-    return lambda A: A.T
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        shape = cgutils.unpack_tuple(builder, array.shape, 2)[::-1]
+        strides = cgutils.unpack_tuple(builder, array.strides, 2)[::-1]
+        result = context.make_array(result_type)(context, builder)
+        populate_array(result, data=array.data, shape=cgutils.pack_array(builder, shape),
+                       strides=cgutils.pack_array(builder, strides), itemsize=array.itemsize, meminfo=None)
+        return result._getvalue()
+    return result_type(A), codegen

@@ -47,3 +47,13 @@ def test_views_of_non_c_arrays_are_refused_when_compiling():
     from numba.core.errors import TypingError
     with pytest.raises(TypingError, match="C-contiguous"):
         _views(np.zeros((4, 3), order="F"), 0, 2, 3)
+
+
+def test_transpose_is_a_view_that_writes_through():
+    @njit(cache=False)
+    def write_transposed(A):
+        transpose(A)[2, 1] = -1.0
+
+    A = np.zeros((3, 4))
+    write_transposed(A)
+    assert A[1, 2] == -1.0 and np.count_nonzero(A) == 1
