@@ -7,6 +7,7 @@ import numpy as np
 from numba import njit
 
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
+from .views import vector
 
 LINEAR, RELU, SIGMOID, TANH, LEAKY_RELU, SOFTMAX = 0, 1, 2, 3, 4, 5
 EXP = 6  # output only: the inverse link of the Poisson loss (scikit-learn's MLPRegressor)
@@ -87,6 +88,30 @@ def tanh(z):
     return t if x == x else x
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def exp_shifted_rows(Z, A):
+    """A = exp(Z - the maximum of its row), all <= 0 before exp so none overflows; Z, A (m, n) C-contiguous
+    (A may be Z).
+
+    The exponentials run over the whole block in one flat loop: per row, ten outputs left them scalar
+    (a 16x10 softmax with its loss took 0.94 us in float32, 0.81 us in float64).
+    """
+    m, n = Z.shape
+    for i in range(m):
+        zmax = Z[i, 0]
+        for j in range(1, n):
+            zmax = max(zmax, Z[i, j])
+        if m == 1:  # one row: no flat pass to gain, and its extra store and load cost 30 ns in float32
+            for j in range(n):
+                A[i, j] = exp_nonpositive(Z[i, j] - zmax)
+            return
+        for j in range(n):
+            A[i, j] = Z[i, j] - zmax
+    flat = vector(A, 0, m * n)
+    for k in range(m * n):
+        flat[k] = exp_nonpositive(flat[k])
+
+
 @njit(**BORROWING_OPTIONS)
 def activate(A, code):
     """A = f(A) in place for A of shape (m, n); softmax is row-wise.
@@ -119,15 +144,11 @@ def activate(A, code):
             for j in range(n):
                 A[i, j] = np.exp(A[i, j])
     elif code == SOFTMAX:
+        exp_shifted_rows(A, A)
         for i in range(m):
-            zmax = A[i, 0]
-            for j in range(1, n):
-                zmax = max(zmax, A[i, j])
             total = 0.0
             for j in range(n):
-                e = exp_nonpositive(A[i, j] - zmax)
-                A[i, j] = e
-                total += e
+                total += A[i, j]
             inv = 1.0 / total
             for j in range(n):
                 A[i, j] *= inv

@@ -7,7 +7,7 @@ encoded by the Python layer. Losses are accumulated in float64.
 import numpy as np
 from numba import njit
 
-from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, scale_by_derivative
+from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, exp_shifted_rows, scale_by_derivative
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 
 CROSS_ENTROPY, BINARY_CROSS_ENTROPY, MSE = 0, 1, 2
@@ -26,15 +26,14 @@ def output_delta(Z, Y, out_code, loss_code, A, delta):
     total = 0.0
     if loss_code == CROSS_ENTROPY:
         # Softmax and log-sum-exp from one set of exponentials.
+        exp_shifted_rows(Z, A)
         for i in range(m):
             zmax = np.float64(Z[i, 0])
             for j in range(1, n):
                 zmax = max(zmax, np.float64(Z[i, j]))
             sum_exp = 0.0
             for j in range(n):
-                e = exp_nonpositive(Z[i, j] - zmax)
-                A[i, j] = e
-                sum_exp += e
+                sum_exp += A[i, j]
             log_sum_exp = zmax + np.log(sum_exp)
             inv = 1.0 / sum_exp
             for j in range(n):

@@ -8,10 +8,11 @@ CODES = {"linear": K.LINEAR, "relu": K.RELU, "sigmoid": K.SIGMOID, "tanh": K.TAN
          "leaky_relu": K.LEAKY_RELU, "softmax": K.SOFTMAX}
 
 
+@pytest.mark.parametrize("shape", [(7, 5), (1, 10), (16, 10), (33, 3)])  # softmax: one row, and many in one flat pass
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(CODES))
-def test_activate_matches_reference(name, dtype, rng):
-    Z = rng.normal(scale=3, size=(7, 5)).astype(dtype)
+def test_activate_matches_reference(name, dtype, shape, rng):
+    Z = rng.normal(scale=3, size=shape).astype(dtype)
     A = Z.copy()
     K.activate(A, CODES[name])
     expected = reference.activation(name, Z.astype(np.float64))

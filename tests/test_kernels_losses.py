@@ -19,10 +19,10 @@ def _targets(rng, loss, m, n):
     return rng.uniform(0, 1, size=(m, n))
 
 
+@pytest.mark.parametrize("m,n", [(6, 4), (1, 10), (16, 10)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("out_name,out_code,loss,loss_code", CASES)
-def test_output_delta_matches_reference(out_name, out_code, loss, loss_code, dtype, rng):
-    m, n = 6, 4
+def test_output_delta_matches_reference(out_name, out_code, loss, loss_code, dtype, m, n, rng):
     Z, Y = rng.normal(size=(m, n)), _targets(rng, loss, m, n)
     A, delta = np.empty((m, n), dtype), np.empty((m, n), dtype)
     total = L.output_delta(Z.astype(dtype), Y.astype(dtype), out_code, loss_code, A, delta)
