@@ -5,6 +5,7 @@ import sys
 import threading
 import time
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -325,7 +326,8 @@ def allocate_work(sizes, capacity, dtype, gather=True):
     rows = capacity if gather else 0
     return (np.zeros(rows * n_in, dtype), np.zeros(rows * n_out, dtype),
             np.zeros(max(hidden, 1), dtype), np.zeros(capacity * n_out, dtype),
-            np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype))
+            np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype),
+            np.zeros(kernels.scratch_length(numba.config.NUMBA_NUM_THREADS)))
 
 
 def _all_finite(net, state):

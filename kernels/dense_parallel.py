@@ -109,7 +109,7 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
         activate(Z, code)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **BORROWING_OPTIONS)
 def _forward_blocks(A_prev, W, b, code, out, by_rows, n_blocks):
     mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(n_blocks):
@@ -156,7 +156,7 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
                              view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, l2_over_m)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **BORROWING_OPTIONS)
 def _backward_blocks(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums, n_blocks):
     mode = fp_mode()

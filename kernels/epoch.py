@@ -8,9 +8,14 @@ once per dtype:
 - ``codes``: intp (n_layers,), activation codes of the hidden layers then the output.
 - ``work``: tuple of seven flat buffers of the params' dtype, allocated once per call
   from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
-  output logits, output activations, delta, delta). Views into them are
-  carved per batch of m <= B rows, so nothing is allocated per batch. X and Y must be
-  C-contiguous: consecutive rows are used in place, without a copy.
+  output logits, output activations, delta, delta), then a float64 scratch of
+  ``scratch_length(threads)`` for each step's optimizer coefficients and the blocks' partial
+  sums. Views into them are carved per batch of m <= B rows, so nothing is allocated per
+  batch. X and Y must be C-contiguous: consecutive rows are used in place, without a copy.
+
+The entry kernels allocate nothing, so they and every kernel they call compile without Numba's
+runtime (``config.BORROWING_OPTIONS``): no reference counting in the loop; ``train_weighted_epoch``,
+which allocates its outputs, keeps it.
 
 Training has three entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
 (:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its
@@ -34,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from .activations import LINEAR, activate
-from .config import JIT_OPTIONS
+from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .denormals import enter_training_mode, set_fp_mode
 from .dense import backward_update, dense_forward
 from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
@@ -43,8 +48,14 @@ from .losses import count_correct, output_delta, weighted_output_delta
 from .optimizers import L2, N_COEFFS, NO_UPDATE, step_coefficients
 from .views import vector, view
 
-XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B = range(7)
-N_WORK = 7
+XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B, SCRATCH = range(8)
+N_WORK = 8
+
+
+def scratch_length(threads):
+    """Length of work[SCRATCH] for training on up to ``threads`` threads: the optimizer's coefficients, then one
+    partial sum per block."""
+    return N_COEFFS + max(N_BLOCKS, threads)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -87,7 +98,7 @@ def gather_rows(source, order, start, m, out):
             out[r, j] = source[row, j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def batch_rows(source, order, start, m, buffer):
     """Rows order[start:start + m] of source (n, k) as an (m, k) array: a view of source when they are
     consecutive (unshuffled data, full batches: no copy), else gathered into buffer."""
@@ -200,13 +211,14 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
     n_layers = sizes.shape[0] - 1
     n_out = Y.shape[1]
     out_code = codes[n_layers - 1]
+    scratch = work[SCRATCH]
+    coeffs = vector(scratch, 0, N_COEFFS)
+    sums = vector(scratch, N_COEFFS, scratch.shape[0] - N_COEFFS)  # at least max(N_BLOCKS, n_blocks)
     work = detach(work)
     grads = vector(state[0], 0, state[0].shape[0])
     moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
     parallel = threads > 1
     n_blocks = threads if blocks else 1  # the row loops split their own blocks (``parallel``)
-    coeffs = np.empty(N_COEFFS)
-    sums = np.empty(max(N_BLOCKS, n_blocks))
     l2 = hyper[L2]
     failed = -1
     for epoch in range(orders.shape[0]):
@@ -262,7 +274,7 @@ def _no_weights(work):
     return view(work[YB], 0, 0, 1)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
                  step, work, epoch_cost, epoch_correct, last_cost, flush_denormals):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
@@ -283,7 +295,7 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
                    False, False, 1)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
                         step, work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals,
                         n_blocks):
@@ -304,7 +316,7 @@ def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_cod
                    flush_denormals, False, True, n_blocks)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
                       step, work, epoch_cost, epoch_correct, last_cost, flush_denormals, threads):
     """``train_epochs`` on the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward
@@ -335,7 +347,7 @@ def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes,
     return epoch_cost[0], step
 
 
-@njit(**JIT_OPTIONS)
+@njit(**BORROWING_OPTIONS)
 def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
     """Forward X (n, n_in) in chunks of ``capacity`` rows, predicting into ``out`` and/or scoring against ``Y``.
 

@@ -119,7 +119,7 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
     sums[block] = sum_sq
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **BORROWING_OPTIONS)
 def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums):
     # intp arguments, not the loop's own index type or literals: each distinct argument type was one

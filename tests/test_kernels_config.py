@@ -3,12 +3,14 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastbp.kernels import activations, dense, dense_parallel, fused, losses, optimizers
+from fastbp.kernels import activations, dense, dense_parallel, epoch, fused, losses, optimizers
 from fastbp.kernels.config import BORROWING_OPTIONS
 from fastbp.kernels.views import transpose, view
 
-# Every kernel a training step calls per layer: each is entered several times per step.
-BORROWING_KERNELS = [activations.activate, activations.scale_by_derivative, dense.matmul, dense.dense_forward,
+# The entry kernels and every kernel a training step calls per layer (entered several times per step).
+BORROWING_KERNELS = [epoch.train_epochs, epoch.train_epochs_blocks, epoch.train_epochs_rows, epoch.evaluate,
+                     dense_parallel._forward_blocks, dense_parallel._backward_blocks, fused._update_parallel,
+                     activations.activate, activations.scale_by_derivative, dense.matmul, dense.dense_forward,
                      dense.hidden_delta, dense.weight_gradient, dense.backward_update, dense_parallel._forward_block,
                      dense_parallel.dense_forward_parallel, dense_parallel._backward_block,
                      dense_parallel.backward_update_parallel, fused.dense_forward_rows, fused._update_block,
