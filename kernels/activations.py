@@ -20,15 +20,47 @@ LN2_LO = 1.90821492927058770002e-10
 EXP_LOWEST = -708.0  # below this exp(x) leaves the normal range; it is taken as 0
 
 
+# float32 counterparts: ln 2 in two parts (Cody and Waite) with k * LN2_HI_F32 exact for |k| < 2**15, and the
+# lowest argument whose exp is a normal float32 (exp(-87.34) is FLT_MIN).
+LOG2E_F32 = np.float32(LOG2E)
+LN2_HI_F32 = np.float32(0.693359375)
+LN2_LO_F32 = np.float32(-2.12194440e-4)
+EXP_LOWEST_F32 = np.float32(-87.0)
 # Without "reassoc": the compiler must not merge the two-part ln 2 back into one constant.
-@njit(cache=True, nogil=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+EXACT_MATH = {"nsz", "arcp", "contract"}
+
+
+@njit(inline="always", cache=True, nogil=True, fastmath=EXACT_MATH, error_model="numpy")
+def _exp_nonpositive_f32(x):
+    """exp(x) in float32 for a float32 x <= 0: exp_nonpositive's method to degree 7 (truncation below 1e-8)."""
+    clamped = max(x, EXP_LOWEST_F32)
+    k = np.floor(clamped * LOG2E_F32 + np.float32(0.5))
+    r = (clamped - k * LN2_HI_F32) - k * LN2_LO_F32
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    two_to_k = np.int32((np.int32(k) + 127) << 23).view(np.float32)
+    return p * two_to_k if x >= EXP_LOWEST_F32 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, fastmath=EXACT_MATH, error_model="numpy")
 def exp_nonpositive(x):
-    """exp(x) in float64 for x <= 0, within 2 ulp, as plain arithmetic so that loops over it vectorize.
+    """exp(x) for x <= 0, within 2 ulp, as plain arithmetic so that loops over it vectorize: in float32 for a
+    float32 x, else in float64.
 
     Numba's np.exp is a scalar libm call (no SVML here): 2.7 us for a 16x32 sigmoid, 0.3 us
     with this. x = k ln2 + r with |r| <= ln2/2; exp(r) by its Taylor series to degree 12
-    (truncation below 2e-16); 2**k from its IEEE-754 bits.
+    (truncation below 2e-16); 2**k from its IEEE-754 bits. A float32 x takes the float32 version
+    (degree 7, within 0.93 ulp measured): twice the lanes per vector and five fewer terms; a 16x32
+    float32 sigmoid took 0.23 us against 0.55 us, a 16x10 softmax with its loss 0.49 against 0.65 us.
     """
+    if isinstance(x, np.float32):
+        return _exp_nonpositive_f32(x)
     clamped = max(np.float64(x), EXP_LOWEST)
     k = np.floor(clamped * LOG2E + 0.5)
     r = (clamped - k * LN2_HI) - k * LN2_LO
@@ -51,16 +83,17 @@ def exp_nonpositive(x):
 
 @njit(**JIT_OPTIONS)
 def sigmoid(z):
-    """Logistic function of one scalar, overflow-free for either sign, without branches."""
+    """Logistic function of one scalar in its precision, overflow-free for either sign, without branches."""
     e = exp_nonpositive(-abs(z))
-    return (1.0 if z >= 0 else e) / (1.0 + e)
+    one = np.float32(1.0) if isinstance(z, np.float32) else 1.0
+    return (one if z >= 0 else e) / (one + e)
 
 
 # Below this |z|, tanh takes its Taylor series (the exp form loses digits to cancellation there).
 TANH_SERIES_LIMIT = 0.125
 
 
-@njit(inline="always", cache=True, nogil=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+@njit(inline="always", cache=True, nogil=True, fastmath=EXACT_MATH, error_model="numpy")
 def tanh(z):
     """tanh of one scalar in float64 within 8 ulp, as plain arithmetic so that loops over it vectorize.
 

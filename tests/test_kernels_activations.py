@@ -66,6 +66,28 @@ def test_exp_nonpositive_is_within_two_ulp_of_numpy():
     assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage
 
 
+def test_exp_nonpositive_of_float32_is_float32_within_two_ulp_of_numpy():
+    from numba import njit
+    exp = K.exp_nonpositive
+
+    @njit
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp(x[i])
+
+    rng = np.random.default_rng(0)
+    x = -np.concatenate([rng.uniform(0, 87, 100_000), rng.uniform(0, 1, 100_000), rng.uniform(0, 1e-4, 1000),
+                         [0.0, 1e-45, 1e-30, np.log(2), 86.999]]).astype(np.float32)
+    out = np.empty_like(x)
+    apply(x, out)
+    assert apply.nopython_signatures[0].args[0].dtype.name == "float32"
+    expected = np.exp(x.astype(np.float64))  # the exact value, to compare the float32 result with
+    assert np.all(np.abs(out - expected) <= 2 * np.spacing(np.exp(x)).astype(np.float64))
+    tail = np.array([-87.5, -104.0, -1e4, -np.inf], dtype=np.float32)
+    apply(tail, tail_out := np.empty(4, np.float32))
+    assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage
+
+
 def test_tanh_is_within_eight_ulp_of_numpy():
     """At most 6 ulp measured, just above the series' range, where 1 - exp(-2|z|) cancels (1.3e-15 relative)."""
     from numba import njit
