@@ -1,5 +1,7 @@
+import numba
 import numpy as np
 import pytest
+from numba import njit
 
 import reference
 from fastbp.kernels import activations as K
@@ -46,46 +48,27 @@ def test_sigmoid_and_softmax_never_overflow(dtype):
     assert A[0, 2] == 1 and A[0, 0] == 0
 
 
-def test_exp_nonpositive_is_within_two_ulp_of_numpy():
-    from numba import njit
-    exp = K.exp_nonpositive
+@njit
+def _exp_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = K.exp_nonpositive(x[i])
 
-    @njit
-    def apply(x, out):
-        for i in range(x.shape[0]):
-            out[i] = exp(x[i])
 
+@pytest.mark.parametrize("dtype,lowest", [(np.float64, 708.0), (np.float32, 87.0)])
+def test_exp_nonpositive_is_within_two_ulp_in_its_arguments_precision(dtype, lowest):
     rng = np.random.default_rng(0)
-    x = -np.concatenate([rng.uniform(0, 708, 100_000), rng.uniform(0, 1, 100_000), rng.uniform(0, 1e-8, 1000),
-                         [0.0, 5e-324, 1e-300, np.log(2), 707.999]])
+    x = -np.concatenate([rng.uniform(0, lowest, 100_000), rng.uniform(0, 1, 100_000), rng.uniform(0, 1e-8, 1000),
+                         [0.0, np.finfo(dtype).smallest_subnormal, 1e-30, np.log(2), lowest - 0.001]]).astype(dtype)
     out = np.empty_like(x)
-    apply(x, out)
-    assert np.all(np.abs(out - np.exp(x)) <= 2 * np.spacing(np.exp(x)))
-    tail = np.array([-708.5, -745.2, -1e4, -np.inf])
-    apply(tail, tail_out := np.empty(4))
+    _exp_each(x, out)
+    exact = np.exp(x.astype(np.float64))  # NumPy's float64 exp: within an ulp of float64, exact for float32
+    assert np.all(np.abs(out - exact) <= 2 * np.spacing(np.exp(x)).astype(np.float64))
+    tail = np.array([-lowest - 0.5, -745.2, -1e4, -np.inf], dtype=dtype)
+    _exp_each(tail, tail_out := np.empty(4, dtype))
     assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage
-
-
-def test_exp_nonpositive_of_float32_is_float32_within_two_ulp_of_numpy():
-    from numba import njit
-    exp = K.exp_nonpositive
-
-    @njit
-    def apply(x, out):
-        for i in range(x.shape[0]):
-            out[i] = exp(x[i])
-
-    rng = np.random.default_rng(0)
-    x = -np.concatenate([rng.uniform(0, 87, 100_000), rng.uniform(0, 1, 100_000), rng.uniform(0, 1e-4, 1000),
-                         [0.0, 1e-45, 1e-30, np.log(2), 86.999]]).astype(np.float32)
-    out = np.empty_like(x)
-    apply(x, out)
-    assert apply.nopython_signatures[0].args[0].dtype.name == "float32"
-    expected = np.exp(x.astype(np.float64))  # the exact value, to compare the float32 result with
-    assert np.all(np.abs(out - expected) <= 2 * np.spacing(np.exp(x)).astype(np.float64))
-    tail = np.array([-87.5, -104.0, -1e4, -np.inf], dtype=np.float32)
-    apply(tail, tail_out := np.empty(4, np.float32))
-    assert np.array_equal(tail_out, np.zeros(4))  # below the normal range: 0, never NaN or garbage
+    K.exp_nonpositive(dtype(-1.0))  # a float32 argument is computed and returned in float32
+    kind = numba.from_dtype(dtype)
+    assert [sig.return_type for sig in K.exp_nonpositive.nopython_signatures if sig.args == (kind,)] == [kind]
 
 
 def test_tanh_is_within_eight_ulp_of_numpy():
