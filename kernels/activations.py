@@ -126,8 +126,9 @@ def exp_shifted_rows(Z, A):
     """A = exp(Z - the maximum of its row), all <= 0 before exp so none overflows; Z, A (m, n) C-contiguous
     (A may be Z).
 
-    The exponentials run over the whole block in one flat loop: per row, ten outputs left them scalar
-    (a 16x10 softmax with its loss took 0.94 us in float32, 0.81 us in float64).
+    The exponentials run over the whole block in one flat loop: row by row, ten outputs left them scalar
+    (a 16x10 softmax with its loss took 0.86-1.04 us that way, 0.63-0.68 us flat, in float32; 0.66-0.75
+    against 0.58 us in float64).
     """
     m, n = Z.shape
     for i in range(m):
