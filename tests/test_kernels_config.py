@@ -19,7 +19,7 @@ BORROWING_KERNELS = [epoch.train_epochs, epoch.train_epochs_blocks, epoch.train_
 
 
 @pytest.mark.parametrize("kernel", BORROWING_KERNELS, ids=lambda kernel: kernel.__name__)
-def test_per_layer_kernels_compile_without_reference_counting(kernel):
+def test_hot_path_kernels_compile_without_reference_counting(kernel):
     assert kernel.targetoptions["_nrt"] is False
 
 
