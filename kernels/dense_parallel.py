@@ -62,7 +62,15 @@ SPLIT_MAX_ROWS = 256
 # Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread:
 # a parallel region costs 6-10 us. Measured per layer, serial vs 2 blocks, forward + backward:
 # 16x64x100 10.7 vs 29.1 us, 64x64x100 31.7 vs 39.3, 16x256x128 84.6 vs 76.7, 16x300x256 197 vs 168.
-PARALLEL_PRODUCT = 1 << 19
+# Whole epochs disagreed with that last-but-one pair, so the limit is 2^20, not 2^19: 6000 rows, momentum
+# 0.5, the blocks path against the serial one alternated in one process, best of 5 x 3, serial/blocks
+# time (> 1: the blocks win), by largest layer's multiply-adds per batch:
+#   below 2^20: [64,100,10] b100 0.53 (float32) / 0.70 (float64), b150 0.74; [256,128,10] b16 0.86,
+#               b24 0.93 (float64); [128,256,10] b24 0.47;
+#   2^20 and above: [64,100,10] b200 1.20 (float32) / 1.20 (float64); [64,128,10] b128 1.45;
+#               [512,128,10] b16 2.65; [100,100,100,10] b128 1.24; [300,256,10] b16 2.29;
+#               [784,64,10] b32 2.16; [32,128,64,2] b256 0.94.
+PARALLEL_PRODUCT = 1 << 20
 
 
 @njit(inline="always", **JIT_OPTIONS)
