@@ -364,12 +364,20 @@ def sklearn_rows(table, sklearn, quick=False):
         table.add(f"MLPClassifier {work}", fastbp_seconds, {"scikit-learn": sklearn_seconds}, target)
 
 
-# Every compiled entry point fastbp and fastbp.compat call, for both dtypes, from an empty kernel cache.
+# Every compiled entry point fastbp, fastbp.compat and (when scikit-learn is installed) fastbp.sklearn call, for
+# both dtypes, from an empty kernel cache. The two wide fits take the small-batch path and the blocks path
+# (a layer of at least dense_parallel.PARALLEL_PRODUCT multiply-adds per batch, and more than one thread);
+# tests/test_benchmark.py checks that every entry kernel is reached.
 COMPILE_ALL_SCRIPT = """
+import warnings
 import numpy as np
 import fastbp
 from fastbp import compat
 from fastbp.compat import dlai, nielsen
+try:
+    from fastbp.sklearn import MLPClassifier
+except ImportError:  # scikit-learn is not installed: fastbp.sklearn's kernel is not compiled
+    MLPClassifier = None
 X = np.random.default_rng(0).standard_normal((20, 8))
 y = np.arange(20) % 3
 wide = np.random.default_rng(0).standard_normal((20, 200))
@@ -378,7 +386,11 @@ for dtype in (np.float32, np.float64):
     net.fit(X, y, epochs=1, verbose=0, validation_data=(X, y))
     net.predict(X), net.score(X, y), net.gradients(X, y)
     fastbp.Network([200, 200, 3], dtype=dtype, seed=0).fit(wide, y, epochs=1, batch_size=2, verbose=0)  # small-batch
-    fastbp.Network([200, 200, 3], dtype=dtype, seed=0).fit(wide, y, epochs=1, batch_size=16, verbose=0)  # blocks
+    fastbp.Network([200, 400, 3], dtype=dtype, seed=0).fit(wide, y, epochs=1, batch_size=16, verbose=0)  # blocks
+    if MLPClassifier is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one iteration: not converged
+            MLPClassifier((5,), max_iter=1).fit(X.astype(dtype), y)
 Xc, Yc = X.T, (X[:, :1].T > 0) * 1.0
 params = compat.iniPara([8, 5, 1])
 AL, caches = compat.forwardModel(Xc, params)
@@ -391,7 +403,8 @@ nielsen.Network([8, 5, 3]).update_mini_batch([(X[0].reshape(8, 1), np.ones((3, 1
 
 
 def compile_row():
-    """Seconds for a new process to import fastbp and compile every kernel, both dtypes, into an empty cache."""
+    """Seconds for a new process to import fastbp and compile every kernel, both dtypes, into an empty cache
+    (fastbp.sklearn's too when scikit-learn is installed)."""
     with tempfile.TemporaryDirectory() as cache:
         timed = ("import time\nstart = time.perf_counter()\n" + COMPILE_ALL_SCRIPT
                  + "print(time.perf_counter() - start)\n")
