@@ -9,7 +9,7 @@ streams (initialisation, shuffling, the early-stopping split), labels, warnings,
 ``partial_fit``, pickling and every meta-estimator behave as scikit-learn's of the installed
 version. What runs on fastbp's compiled kernels is the numerics:
 
-- each epoch of ``sgd`` and ``adam`` is one compiled call (:func:`fastbp.kernels.epoch.train_weighted_epoch`,
+- each epoch of ``sgd`` and ``adam`` is one compiled call (:func:`fastbp.kernels.epoch.train_epochs`,
   or ``train_epochs_blocks`` with the large layers of batches of up to 256 rows in blocks on Numba's
   thread pool, as ``fastbp.Network`` trains them) with scikit-learn's losses, sample weights, L2 term
   and update rules (``SKLEARN_SGD``, ``SKLEARN_ADAM`` in :mod:`fastbp.kernels.optimizers`); the
@@ -214,17 +214,18 @@ class _KernelMLP:
         grads = np.empty_like(params)
         no_moments = np.zeros(0, dtype)
         hyper = self._hyper()
+        total = np.zeros(1)
         with _blas_threads():
-            total, _ = kernels.train_weighted_epoch(
-                _kernel_array(X, dtype), _targets(y, dtype), _weights(sample_weight, n, dtype),
-                np.arange(n, dtype=np.intp), n, params, sizes, codes, loss_code, optimizers.NO_UPDATE, hyper,
-                (grads, no_moments, no_moments), 0, allocate_work(sizes, n, dtype, gather=False),
-                np.empty((n, 1), dtype))
+            kernels.train_epochs(
+                _kernel_array(X, dtype), _targets(y, dtype), np.arange(n, dtype=np.intp).reshape(1, n), n, params,
+                sizes, codes, loss_code, optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
+                allocate_work(sizes, n, dtype, gather=False), total, np.zeros(1, np.int64), np.zeros(1),
+                _weights(sample_weight, n, dtype), np.empty((n, 1), dtype), False)
         dW, db = layer_views(grads, self._layer_units())
         for layer in range(len(dW)):
             coef_grads[layer] = dW[layer]
             intercept_grads[layer] = db[layer]
-        return total / n, coef_grads, intercept_grads
+        return total[0] / n, coef_grads, intercept_grads
 
     # -- prediction ----------------------------------------------------------------------------------------
 
@@ -364,27 +365,27 @@ class _EpochData:
 
         ``n_blocks`` > 1 (dense rows only) runs the large layers in that many blocks on Numba's pool.
         """
-        total = 0.0
-        if n_blocks > 1:
-            cost = np.zeros(1)
-            state.step, _ = kernels.train_epochs_blocks(
-                self.X, self.Y, np.asarray(sample_idx, np.intp).reshape(1, -1), self.batch_size, params, sizes, codes,
-                loss_code, optimizer, hyper, state.buffers(), state.step, work, cost, np.zeros(1, np.int64),
-                np.zeros(1), self.weights, self.batch_weights, False, n_blocks)
-            return cost[0]
+        arguments = (params, sizes, codes, loss_code, optimizer, hyper, state, work)
         if not self.sparse:
-            total, state.step = kernels.train_weighted_epoch(
-                self.X, self.Y, self.weights, np.asarray(sample_idx, np.intp), self.batch_size, params, sizes, codes,
-                loss_code, optimizer, hyper, state.buffers(), state.step, work, self.batch_weights)
-            return total
+            return self._epoch(self.X, self.Y, self.weights, np.asarray(sample_idx, np.intp), *arguments, n_blocks)
+        total = 0.0
         for start in range(0, len(sample_idx), self.chunk):
             rows = sample_idx[start:start + self.chunk]
-            part, state.step = kernels.train_weighted_epoch(
-                self.X[rows].toarray(), self.Y[rows], self.weights[rows], np.arange(len(rows), dtype=np.intp),
-                self.batch_size, params, sizes, codes, loss_code, optimizer, hyper, state.buffers(), state.step, work,
-                self.batch_weights)
-            total += part
+            total += self._epoch(self.X[rows].toarray(), self.Y[rows], self.weights[rows],
+                                 np.arange(len(rows), dtype=np.intp), *arguments, 1)
         return total
+
+    def _epoch(self, X, Y, weights, order, params, sizes, codes, loss_code, optimizer, hyper, state, work, n_blocks):
+        """The epoch kernel in scikit-learn's conventions (sample weights given) over rows ``order`` of X."""
+        cost = np.zeros(1)
+        arguments = (X, Y, order.reshape(1, -1), self.batch_size, params, sizes, codes, loss_code, optimizer, hyper,
+                     state.buffers(), state.step, work, cost, np.zeros(1, np.int64), np.zeros(1), weights,
+                     self.batch_weights, False)
+        if n_blocks > 1:
+            state.step, _ = kernels.train_epochs_blocks(*arguments, n_blocks)
+        else:
+            state.step, _ = kernels.train_epochs(*arguments)
+        return cost[0]
 
 
 def _shuffled(sample_idx, random_state):

@@ -82,13 +82,13 @@ class EpochRunner:
             with threads.kernel_threads(self.blas_threads) as kernel_threads:
                 state["step"], failed_batch = kernels.train_epochs_rows(*arguments, flush, kernel_threads)
         else:
+            no_weights = np.empty((0, 1), net.dtype)  # fastbp.Network's conventions (not scikit-learn's)
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
                 if kernel_threads > 1:
-                    no_weights = np.empty((0, 1), net.dtype)
                     state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, no_weights, no_weights,
                                                                               flush, kernel_threads)
                 else:
-                    state["step"], failed_batch = kernels.train_epochs(*arguments, flush)
+                    state["step"], failed_batch = kernels.train_epochs(*arguments, no_weights, no_weights, flush)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(net, state, snapshot, f"epoch {epoch}, batch {failed_batch}",
@@ -293,7 +293,8 @@ def batch_gradients(net, X, Y, l2):
         kernels.train_epochs(X, Y, order, n, net._params, net._sizes, net._codes, net._loss_code,
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
-                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), False)
+                             np.zeros(1), np.zeros(1, np.int64), np.zeros(1), np.empty((0, 1), net.dtype),
+                             np.empty((0, 1), net.dtype), False)
     return grads
 
 

@@ -17,5 +17,4 @@ JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy
 # kernels first: the digits epoch at batch 1 took 2.49-2.70 ms against 2.78-3.41 ms; then the entry
 # kernels, their scratch passed in (``epoch.scratch_length``): seed 001's XOR net, 1000 epochs of 4
 # samples, 1.52-1.66 ms against 2.17-2.34 ms (old and new code alternated in fresh processes).
-# ``epoch.train_weighted_epoch``, which allocates its outputs, keeps the runtime.
 BORROWING_OPTIONS = dict(JIT_OPTIONS, _nrt=False)

@@ -14,20 +14,19 @@ once per dtype:
   batch. X and Y must be C-contiguous: consecutive rows are used in place, without a copy.
 
 The entry kernels allocate nothing, so they and every kernel they call compile without Numba's
-runtime (``config.BORROWING_OPTIONS``): no reference counting in the loop; ``train_weighted_epoch``,
-which allocates its outputs, keeps it.
+runtime (``config.BORROWING_OPTIONS``): no reference counting in the loop.
 
 Training has three entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
 (:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its
 gradient with the L2 term folded into the update, :mod:`.optimizers`), ``train_epochs_blocks``
 (the same with large layers in blocks on the thread pool, :mod:`.dense_parallel`) and
 ``train_epochs_rows`` (:mod:`.fused` row loops with the optimizer update fused into the backward
-pass, for small batches of large layers). ``train_weighted_epoch`` runs scikit-learn's conventions
-(sample weights, its losses and L2 scaling) on the first path for ``fastbp.sklearn``, and
-``train_epochs_blocks`` runs them in blocks when given sample weights. The loop's ``rows``,
-``blocks`` and ``weighted`` flags are constants in each (``weighted`` but in
-``train_epochs_blocks``), so the compiler drops the other paths' code: each path compiles only
-when first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths,
+pass, for small batches of large layers). Given sample weights, ``train_epochs`` and
+``train_epochs_blocks`` run scikit-learn's conventions (sample weights, its losses and L2 scaling)
+for ``fastbp.sklearn``: a runtime flag, as a kernel of its own for them cost 7 s of first compile
+per dtype (the all-kernels compile took 74-80 s against 82-104 s with it, alternated). The loop's
+``rows`` and ``blocks`` flags are constants in each, so the compiler drops the other paths' code:
+each path compiles only when first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths,
 14.7-16.7 s then, against 17 s before the small-batch path existed).
 
 The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
@@ -201,9 +200,9 @@ def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer
             threads):
     """The entry kernels' training loop, in the floating-point mode asked for (see :mod:`.denormals`).
 
-    ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted`` (constant False but in
-    ``train_epochs_blocks``) takes scikit-learn's conventions as ``train_weighted_epoch`` does: sample weights
-    (n, 1), its losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and epoch_cost[e] = the
+    ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted`` (constant False in
+    ``train_epochs_rows``) takes scikit-learn's conventions (``fastbp.sklearn``): sample weights (n, 1), its
+    losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and epoch_cost[e] = the
     sum of batch loss * batch rows. One function with one exit: each level of ``inline="always"`` deep-copies
     the inlined IR block by block, so a wrapper around the loop cost about 1 s of each entry kernel's first
     compile.
@@ -278,7 +277,7 @@ def _no_weights(work):
 
 @njit(**BORROWING_OPTIONS)
 def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost, flush_denormals):
+                 step, work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals):
     """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
@@ -288,13 +287,22 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     Stops at the first non-finite batch loss, before updating with it; that
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
-    The gradients of each batch are left in grads (NO_UPDATE: gradients only).
+    The gradients of each batch are left in grads (NO_UPDATE: gradients only; with one batch of
+    all samples in order, the gradients of the loss: L-BFGS).
     ``flush_denormals``: run with denormal numbers flushed to zero (see :mod:`.denormals`), the calling
     thread's mode restored on return.
+
+    weights (n, 1) with rows: scikit-learn's MLP conventions (``fastbp.sklearn``): sample weights, the loss
+    of ``weighted_output_delta`` (loss_code) plus 0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2],
+    whose gradient alpha * W / sum(w) joins dW; epoch_cost[e] is then the sum of batch loss * batch rows,
+    epoch_correct and last_cost are not set, and a non-finite loss does not stop training (scikit-learn
+    trains on and rejects non-finite weights at the end); batch_weights (batch_size, 1) is scratch.
+    weights and batch_weights with no rows: fastbp.Network's conventions above. One kernel for both,
+    rather than one per convention: a separate scikit-learn kernel cost 7 s of first compile per dtype.
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, _no_weights(work), _no_weights(work), False, flush_denormals,
-                   False, False, 1)
+                   epoch_cost, epoch_correct, last_cost, weights, batch_weights, weights.shape[0] > 0,
+                   flush_denormals, False, False, 1)
 
 
 @njit(**BORROWING_OPTIONS)
@@ -304,14 +312,12 @@ def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_cod
     """``train_epochs`` with large layers split into ``n_blocks`` blocks on Numba's thread pool, each block
     calling BLAS (which should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
 
-    weights (n, 1) with rows: scikit-learn's conventions, as ``train_weighted_epoch`` (``fastbp.sklearn``):
-    epoch_cost[e] is then the sum of batch loss * batch rows, epoch_correct and last_cost are not set, and
-    a non-finite loss does not stop training; batch_weights (batch_size, 1) is scratch. weights and
-    batch_weights with no rows: ``train_epochs``'s conventions (``fastbp.Network``).
+    weights and batch_weights as in ``train_epochs``: with rows, scikit-learn's conventions
+    (``fastbp.sklearn``); with none, ``fastbp.Network``'s.
 
     The one entry kernel that reaches the parallel kernels, for both: cached callers sharing a parallel
     callee compiled in another process crashed when loaded (a Network fit, then two scikit-learn fits,
-    each in a new process with a fresh cache, when ``train_weighted_epoch`` also reached them).
+    each in a new process with a fresh cache, when scikit-learn's serial kernel also reached them).
     """
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
                    epoch_cost, epoch_correct, last_cost, weights, batch_weights, weights.shape[0] > 0,
@@ -326,27 +332,6 @@ def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code,
     return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
                    epoch_cost, epoch_correct, last_cost, _no_weights(work), _no_weights(work), False, flush_denormals,
                    True, False, threads)
-
-
-@njit(**JIT_OPTIONS)
-def train_weighted_epoch(X, Y, weights, order, batch_size, params, sizes, codes, loss_code, optimizer, hyper,
-                         state, step, work, batch_weights):
-    """One epoch with scikit-learn's MLP conventions (``fastbp.sklearn``); returns (sum of batch loss * rows, step).
-
-    X (n, n_in), Y (n, n_out), weights (n, 1) sample weights, order (n,) the samples of the epoch,
-    batch_weights (batch_size, 1) scratch. The serial path of ``train_epochs_blocks``'s weighted mode, in
-    IEEE arithmetic as scikit-learn's (denormals kept). The loss is ``weighted_output_delta``'s (loss_code) plus
-    0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2], whose gradient alpha * W / sum(w) joins dW.
-    Unlike ``train_epochs`` a non-finite loss does not stop the epoch: scikit-learn trains on and
-    rejects non-finite weights at the end. With NO_UPDATE and one batch of all samples in order, the
-    gradients of the loss are left in state[0] (L-BFGS).
-    """
-    n = order.shape[0]
-    epoch_cost = np.zeros(1)
-    step, _ = _epochs(X, Y, view(order, 0, 1, n), batch_size, params, sizes, codes, loss_code, optimizer, hyper,
-                      state, step, work, epoch_cost, np.zeros(1, np.int64), np.zeros(1), weights, batch_weights, True,
-                      False, False, False, 1)
-    return epoch_cost[0], step
 
 
 @njit(**BORROWING_OPTIONS)

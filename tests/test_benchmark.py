@@ -45,14 +45,13 @@ def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes():
     """The first-compile row measures every path: a fit that silently stops reaching one (as the blocks fit did
     when PARALLEL_PRODUCT rose to 2^20) would make the row look faster than a user's first compiles."""
     report = ("\nimport numba\nfrom fastbp.kernels import epoch\n"
-              "for name in ('train_epochs', 'train_epochs_blocks', 'train_epochs_rows', 'train_weighted_epoch',"
-              " 'evaluate'):\n"
+              "for name in ('train_epochs', 'train_epochs_blocks', 'train_epochs_rows', 'evaluate'):\n"
               "    print(name, sorted({str(signature[0].dtype) for signature in getattr(epoch, name).signatures}))\n"
               "print('threads', numba.config.NUMBA_NUM_THREADS)\n")
     out = subprocess.run([sys.executable, "-c", benchmark.COMPILE_ALL_SCRIPT + report], capture_output=True,
                          text=True, check=True).stdout
     reached = dict(line.split(" ", 1) for line in out.splitlines() if line)
-    expected = ["train_epochs", "train_epochs_rows", "train_weighted_epoch", "evaluate"]
+    expected = ["train_epochs", "train_epochs_rows", "evaluate"]
     if int(reached["threads"]) > 1:  # one thread never splits layers into blocks
         expected.append("train_epochs_blocks")
     for name in expected:

@@ -48,10 +48,10 @@ def test_the_digest_covers_every_kernel_module(tmp_path, monkeypatch):
 
 
 # Each entry point in a new process, all sharing one fresh cache, in an order where later processes load
-# callees that earlier ones compiled: a Network fit (train_epochs), scikit-learn fits (train_weighted_epoch,
-# compiled against those cached callees, then loaded), and fits in blocks on the thread pool
-# (train_epochs_blocks, scikit-learn's and a Network's). When train_weighted_epoch also reached the
-# parallel kernels, the third process crashed with a segmentation fault (exit status -11) loading it.
+# callees that earlier ones compiled: a Network fit (train_epochs), scikit-learn fits (train_epochs again, then
+# loaded), and fits in blocks on the thread pool (train_epochs_blocks, scikit-learn's and a Network's). When
+# scikit-learn's serial kernel (then train_weighted_epoch) also reached the parallel kernels, the third process
+# crashed with a segmentation fault (exit status -11) loading it.
 CROSS_PROCESS_STEPS = [
     "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((20, 64))\n"
     "fastbp.Network([64, 100, 10], dtype=np.float64, seed=0).fit(X, np.arange(20) % 10, epochs=1, verbose=0)\n",

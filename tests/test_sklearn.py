@@ -384,7 +384,7 @@ def test_read_only_input_reuses_the_compiled_kernels():
     X, y = _data("iris")
     for solver in ("adam", "lbfgs"):
         _fit_quietly(fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver=solver), X, y).predict(X)
-    before = {name: len(getattr(epoch, name).signatures) for name in ("train_weighted_epoch", "evaluate")}
+    before = {name: len(getattr(epoch, name).signatures) for name in ("train_epochs", "evaluate")}
     frozen_X, frozen_y = X.copy(), y.copy()
     frozen_X.flags.writeable = frozen_y.flags.writeable = False
     for solver in ("adam", "lbfgs"):
@@ -394,7 +394,7 @@ def test_read_only_input_reuses_the_compiled_kernels():
         np.testing.assert_array_equal(model.predict_proba(frozen_X), _fit_quietly(
             fb.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, solver=solver, random_state=0), X, y
         ).predict_proba(X))
-    after = {name: len(getattr(epoch, name).signatures) for name in ("train_weighted_epoch", "evaluate")}
+    after = {name: len(getattr(epoch, name).signatures) for name in ("train_epochs", "evaluate")}
     assert after == before
     assert not frozen_X.flags.writeable  # the caller's array is left as it was
 
