@@ -101,7 +101,7 @@ def bias_step(delta, b, db, state_b, optimizer, coeffs):
         for j in range(n):
             db[j] += delta[r, j]
     update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
-               view(db, 0, 1, n), 0, 0.0)
+               view(db, 0, 1, n), 0, 1.0, 0.0)
 
 
 @njit(**BORROWING_OPTIONS)
@@ -125,7 +125,7 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
     if optimizer != NO_UPDATE:
         size, n = W.size, b.shape[0]
         sum_sq = update_row(optimizer, coeffs, view(W, 0, 1, size), view(state_W[0], 0, 1, size),
-                            view(state_W[1], 0, 1, size), 0, view(dW, 0, 1, size), 0, l2_over_m)
+                            view(state_W[1], 0, 1, size), 0, view(dW, 0, 1, size), 0, 1.0, l2_over_m)
         update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
-                   view(db, 0, 1, n), 0, 0.0)
+                   view(db, 0, 1, n), 0, 1.0, 0.0)
     return sum_sq if l2_over_m > 0 else 0.0

@@ -70,6 +70,7 @@ SPLIT_MAX_ROWS = 256
 #   2^20 and above: [64,100,10] b200 1.20 (float32) / 1.20 (float64); [64,128,10] b128 1.45;
 #               [512,128,10] b16 2.65; [100,100,100,10] b128 1.24; [300,256,10] b16 2.29;
 #               [784,64,10] b32 2.16; [32,128,64,2] b256 0.94.
+# The small-batch row loops (.fused) take the pool by the same limit (measured there).
 PARALLEL_PRODUCT = 1 << 20
 
 
@@ -161,7 +162,8 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
         gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, start, fan_in, dW, start * n, n)
     size = rows * n
     sums[block] = update_row(optimizer, coeffs, view(W, start * n, 1, size), view(state1, start * n, 1, size),
-                             view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, l2_over_m)
+                             view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, 1.0,
+                             l2_over_m)
 
 
 @njit(parallel=True, **BORROWING_OPTIONS)

@@ -8,16 +8,23 @@ than the loop. So each kernel here makes one pass over W:
   once for all m samples, then the activation;
 - ``backward_update_rows``: for each row i of W, first the hidden delta's column i
   (delta @ W[i] times f'(A_prev[:, i]), with W before the update), then the gradient row
-  dW[i] = A_prev[:, i] @ delta + l2/m W[i]; then the optimizer update of each block of rows
-  while it is in cache. W, its gradient and the optimizer state come from memory once per
-  step; the unfused path writes all of dW, reads it back with W and the state, and calls
+  dW[i] = A_prev[:, i] @ delta; then the optimizer update (with the L2 term l2/m W[i] folded
+  in) of each block of rows while it is in cache, or, with one sample, of each row as its
+  gradient row is formed, without dW at all. W and the optimizer state come from memory once
+  per step; the unfused path writes all of dW, reads it back with W and the state, and calls
   BLAS twice.
 
-For large layers the backward pass is cut into ``N_BLOCKS`` fixed blocks of rows of W, run
-by ``prange`` on Numba's thread pool (784x512 float32, m = 1: 291 us serial, 137 us on two
-threads); small layers, or one thread, are one block in the calling thread. Each weight's
-arithmetic is the same either way, so the weights are bit-identical on any number of threads;
-only the L2 term of the reported cost sums per-block partials (in block order).
+Layers of at least ``dense_parallel.PARALLEL_PRODUCT`` multiply-adds per batch (m * fan_in *
+fan_out) run their backward pass in ``N_BLOCKS`` fixed blocks of rows of W by ``prange`` on Numba's
+thread pool; smaller ones, or one thread, are one block in the calling thread. The limit is the
+blocks path's, and these epochs agreed (600 rows, float32, momentum, best of 4, three alternated
+runs; the limit against the earlier one of 2^15 weights whatever the batch): [784, 512, 256, 10] at
+batch 1 139-146 ms against 169-192 ms (serial now; the update streaming W and its state from one
+core beat two cores sharing them), at batch 8 47-50 against 48-55; [300, 128, 10] at batch 1 9.4-10.6
+against 42-52 ms, at batch 8 4.6-5.2 against 8.2-8.4; [2000, 64, 10] at batch 1 34-36 against
+61-79; [1024, 1024, 10] at batch 1 (2^20: still in blocks) 209-233 against 204-246. Each weight's
+arithmetic is the same either way, so the weights are bit-identical on any number of threads; only
+the L2 term of the reported cost sums per-block partials (in block order).
 
 Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
 delta (m, fan_out), delta_prev (m, fan_in).
@@ -28,6 +35,7 @@ from numba import njit, prange
 from .activations import activate, derivative
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import bias_step
+from .dense_parallel import PARALLEL_PRODUCT
 from .denormals import fp_mode, set_fp_mode
 from .optimizers import update_row
 from .views import view
@@ -44,6 +52,16 @@ LARGE_LAYER = 1 << 15
 # Large layers run their backward pass in this many row blocks on the thread pool (when it has
 # more than one thread); smaller ones in the calling thread, where a launch costs more than it saves.
 N_BLOCKS = 8
+# With one sample per batch, rows of W of at least this many weights are updated one by one, each
+# forming its gradient row (the outer product) inside the update, so dW is never written or read.
+# Measured per layer against the flat update of the block (gradient rows written to dW first), m = 1,
+# best of 300 in one process, float32 / float64, momentum SGD (microseconds):
+#   784x512: 68 / 115-156 against 97-107 / 229-255; 512x256: 29-31 / 33-39 against 31-34 / 56-57;
+#   256x64: 9.1-9.2 / 11.0-11.2 against 8.2-9.1 / 11.9-14.2; 256x32: 7.3-7.6 / 8.2-8.5 against
+#   5.4-6.0 / 7.3-7.9; 256x10: 6.7-6.9 / 6.8-7.1 against 4.1-4.6 / 5.0-5.2 (a call per short row costs
+#   more than the pass it saves). With more samples per batch the gradient row must be summed first,
+#   and in float32 the flat update won (4x784x512: 223-226 against 203-217 us), so it stays flat.
+ROW_UPDATE_COLUMNS = 64
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -85,15 +103,18 @@ def dense_forward_rows(A_prev, W, b, code, out):
 @njit(**BORROWING_OPTIONS)
 def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
                   l2_over_m, sums):
-    """Block ``block`` of the rows of W: hidden-delta columns, gradient rows into dW, then one update of the block.
+    """Block ``block`` of the rows of W: hidden-delta columns, then the gradient rows and their update.
 
-    The update runs once per block over its rows as one flat run, not once per row: with the
-    optimizer's branches inside the row loop, LLVM kept the row loops scalar (64x32 float32:
-    7.3 us per layer step against 1.8 us). The gradient rows are re-read from cache by the update.
+    With one sample and rows of at least ROW_UPDATE_COLUMNS weights, each row is updated right after
+    its hidden-delta column, the update forming the gradient row A_prev[0, i] * delta[0] itself: dW is
+    not touched. Otherwise the gradient rows are written to dW and one update runs over the block as one
+    flat run, re-reading them from cache (with the optimizer's branches inside the row loop, LLVM kept
+    the row loops scalar: 64x32 float32, 7.3 us per layer step against 1.8 us).
     """
     m, fan_in = A_prev.shape
     n = W.shape[1]
     want_delta_prev = delta_prev.shape[0] == m
+    by_row = m == 1 and n >= ROW_UPDATE_COLUMNS
     sum_sq = 0.0
     start, stop = _block(block, n_blocks, fan_in)
     for i in range(start, stop):
@@ -103,19 +124,21 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
                 for j in range(n):
                     s += delta[r, j] * W[i, j]
                 delta_prev[r, i] = s * derivative(A_prev[r, i], code_prev)
+        if by_row:
+            sum_sq += update_row(optimizer, coeffs, W, state1, state2, i, delta, 0, A_prev[0, i], l2_over_m)
+            continue
+        a = A_prev[0, i]
         for j in range(n):
-            dW[i, j] = l2_over_m * W[i, j]
-        for r in range(m):
+            dW[i, j] = a * delta[0, j]
+        for r in range(1, m):
             a = A_prev[r, i]
             for j in range(n):
                 dW[i, j] += a * delta[r, j]
-    if l2_over_m > 0:
-        for i in range(start, stop):
-            for j in range(n):
-                sum_sq += W[i, j] * W[i, j]
-    length = (stop - start) * n
-    update_row(optimizer, coeffs, view(W, start * n, 1, length), view(state1, start * n, 1, length),
-               view(state2, start * n, 1, length), 0, view(dW, start * n, 1, length), 0, 0.0)
+    if not by_row:
+        length = (stop - start) * n
+        sum_sq = update_row(optimizer, coeffs, view(W, start * n, 1, length), view(state1, start * n, 1, length),
+                            view(state2, start * n, 1, length), 0, view(dW, start * n, 1, length), 0, 1.0,
+                            l2_over_m)
     sums[block] = sum_sq
 
 
@@ -138,14 +161,15 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     """One layer's backward step and optimizer update in one pass over W; returns sum(W**2) before the update
     when l2_over_m > 0, else 0.
 
-    dW, db (like W, b) receive the gradients; state_W = (state1, state2) shaped like W, state_b likewise
-    like b. delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its update;
-    pass it with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
-    ``parallel`` allows the thread pool for layers of at least LARGE_LAYER weights.
+    dW (like W) is scratch for the gradient rows (without the L2 term, which joins them inside the update;
+    with one sample and rows of at least ROW_UPDATE_COLUMNS weights it is not written at all), db (like b)
+    receives the bias gradient; state_W = (state1, state2) shaped like W, state_b likewise like b.
+    delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its update; pass it with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
+    ``parallel`` allows the thread pool for layers of at least PARALLEL_PRODUCT multiply-adds per batch.
     """
     n = W.shape[1]
     n_blocks = 1
-    if parallel and W.shape[0] * n >= LARGE_LAYER:
+    if parallel and A_prev.shape[0] * W.shape[0] * n >= PARALLEL_PRODUCT:
         n_blocks = N_BLOCKS
         _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
                          l2_over_m, sums)

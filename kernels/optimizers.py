@@ -48,9 +48,14 @@ def step_coefficients(optimizer, hyper, step, coeffs):
 
 
 @njit(**BORROWING_OPTIONS)
-def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, l2):
-    """One optimizer step on params[row] given grads[grad_row] + l2 * params[row]; returns sum(params[row]**2)
-    before the step (float64) when l2 > 0, else 0. params, state1, state2 (rows, n), grads (.., n).
+def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, grad_scale, l2):
+    """One optimizer step on params[row] given the gradient grad_scale * grads[grad_row] + l2 * params[row];
+    returns sum(params[row]**2) before the step (float64) when l2 > 0, else 0. params, state1, state2
+    (rows, n), grads (.., n).
+
+    ``grad_scale`` is 1 for a stored gradient (multiplying by 1 changes no bit). A batch of one sample
+    has the outer product A_prev[0, i] * delta[0] as row i of dW: passed as (delta, 0, A_prev[0, i]),
+    the update forms it without dW being written or read (see :mod:`.fused`).
 
     Folding the L2 term in here saves the gradient's separate pass over W and dW (read W, read and
     write dW): 3 us of a 25 us digits step at batch 16.
@@ -70,7 +75,7 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
     # float64 was bound by the float64 sqrt and division: 1067 us per step of 535k parameters,
     # the same as float64 itself.
     real = params.dtype.type
-    lr, momentum, decay = real(coeffs[LR]), real(coeffs[MOMENTUM]), real(l2)
+    lr, momentum, decay, scale = real(coeffs[LR]), real(coeffs[MOMENTUM]), real(l2), real(grad_scale)
     beta1, beta2, epsilon = real(coeffs[BETA1]), real(coeffs[BETA2]), real(coeffs[EPSILON])
     one_minus_beta1, one_minus_beta2 = real(1.0 - coeffs[BETA1]), real(1.0 - coeffs[BETA2])
     step_size, inv_sqrt_bias2 = real(coeffs[ADAM_STEP_SIZE]), real(coeffs[ADAM_INV_SQRT_BIAS2])
@@ -85,24 +90,24 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
         if momentum == 0:
             for k in range(n):
                 p = params[row, k]
-                params[row, k] = p - lr * (grads[grad_row, k] + decay * p)
+                params[row, k] = p - lr * (scale * grads[grad_row, k] + decay * p)
         elif coeffs[NESTEROV] != 0:
             for k in range(n):
                 p = params[row, k]
-                g = grads[grad_row, k] + decay * p
+                g = scale * grads[grad_row, k] + decay * p
                 v = momentum * state1[row, k] + g
                 state1[row, k] = v
                 params[row, k] = p - lr * (g + momentum * v)
         else:
             for k in range(n):
                 p = params[row, k]
-                v = momentum * state1[row, k] + grads[grad_row, k] + decay * p
+                v = momentum * state1[row, k] + scale * grads[grad_row, k] + decay * p
                 state1[row, k] = v
                 params[row, k] = p - lr * v
     elif optimizer == ADAM or optimizer == SKLEARN_ADAM:
         for k in range(n):
             p = params[row, k]
-            g = grads[grad_row, k] + decay * p
+            g = scale * grads[grad_row, k] + decay * p
             m = beta1 * state1[row, k] + one_minus_beta1 * g
             v = beta2 * state2[row, k] + one_minus_beta2 * g * g
             state1[row, k] = m
@@ -112,14 +117,14 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
         if coeffs[NESTEROV] != 0:
             for k in range(n):
                 p = params[row, k]
-                g = grads[grad_row, k] + decay * p
+                g = scale * grads[grad_row, k] + decay * p
                 v = momentum * state1[row, k] - lr * g
                 state1[row, k] = v
                 params[row, k] = p + (momentum * v - lr * g)
         else:
             for k in range(n):
                 p = params[row, k]
-                v = momentum * state1[row, k] - lr * (grads[grad_row, k] + decay * p)
+                v = momentum * state1[row, k] - lr * (scale * grads[grad_row, k] + decay * p)
                 state1[row, k] = v
                 params[row, k] = p + v
     return sum_sq
@@ -131,4 +136,4 @@ def apply_update(optimizer, params, grads, state, coeffs):
     (or empty when the optimizer keeps no state)."""
     n = params.shape[0]
     update_row(optimizer, coeffs, view(params, 0, 1, n), view(state[0], 0, 1, min(state[0].shape[0], n)),
-               view(state[1], 0, 1, min(state[1].shape[0], n)), 0, view(grads, 0, 1, n), 0, 0.0)
+               view(state[1], 0, 1, min(state[1].shape[0], n)), 0, view(grads, 0, 1, n), 0, 1.0, 0.0)

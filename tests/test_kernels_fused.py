@@ -13,9 +13,11 @@ from fastbp.kernels import activations as K
 from fastbp.kernels import fused
 from fastbp.kernels import optimizers as O
 
-# (m, fan_in, fan_out): one row, ragged fan_in (not a multiple of 4), a single output, and one
-# layer above LARGE_LAYER so that its blocks run on the thread pool.
+# (m, fan_in, fan_out): one row, ragged fan_in (not a multiple of 4), a single output, rows updated one by
+# one (one sample, at least ROW_UPDATE_COLUMNS outputs); then two layers of at least 2^20 multiply-adds per
+# batch (dense_parallel.PARALLEL_PRODUCT), whose backward blocks run on the thread pool.
 SHAPES = [(1, 5, 3), (2, 7, 1), (3, 13, 17), (4, 8, 33), (1, 300, 130), (4, 257, 129)]
+POOL_SHAPES = [(1, 1030, 1021), (4, 520, 509)]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -44,7 +46,7 @@ def _run(layer, dtype, code_prev, optimizer, coeffs, l2_over_m, parallel, want_d
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("m,fan_in,fan_out", SHAPES)
+@pytest.mark.parametrize("m,fan_in,fan_out", SHAPES + POOL_SHAPES)
 @pytest.mark.parametrize("optimizer,options", OPTIMIZERS)
 @pytest.mark.parametrize("parallel", [False, True])
 def test_backward_update_rows_equals_the_unfused_reference(m, fan_in, fan_out, optimizer, options, parallel, dtype,
@@ -56,7 +58,6 @@ def test_backward_update_rows_equals_the_unfused_reference(m, fan_in, fan_out, o
     expected_dW = layer["A_prev"].T @ layer["delta"] + l2_over_m * layer["W"]
     expected_db = layer["delta"].sum(axis=0)
     tol = dict(rtol=TOL[dtype], atol=TOL[dtype] * 10)
-    np.testing.assert_allclose(dW, expected_dW, **tol)
     np.testing.assert_allclose(db, expected_db, **tol)
     np.testing.assert_allclose(delta_prev, (layer["delta"] @ layer["W"].T) * reference.derivative("tanh", layer["Z_prev"]),
                                **tol)
@@ -66,16 +67,48 @@ def test_backward_update_rows_equals_the_unfused_reference(m, fan_in, fan_out, o
 
 def test_the_first_layer_needs_no_hidden_delta(rng):
     layer = make_layer(rng, 2, 6, 5, K.LINEAR)
-    _, dW, _, delta_prev, sum_sq = _run(layer, np.float64, K.LINEAR, O.SGD, coefficients(O.SGD, 1, 0.1), 0.0, False,
-                                        want_delta_prev=False)
+    arrays, _, _, delta_prev, sum_sq = _run(layer, np.float64, K.LINEAR, O.SGD, coefficients(O.SGD, 1, 0.1), 0.0,
+                                            False, want_delta_prev=False)
     assert delta_prev.shape == (0, 6) and sum_sq == 0.0
-    np.testing.assert_allclose(dW, layer["A_prev"].T @ layer["delta"], rtol=1e-12)
+    np.testing.assert_allclose(arrays["W"], layer["W"] - 0.1 * layer["A_prev"].T @ layer["delta"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_one_sample_updates_long_rows_without_writing_the_gradient(parallel, rng):
+    """With one sample the gradient rows are outer products formed inside the update: dW is left as it was."""
+    m, fan_in, fan_out = 1, 16000, fused.ROW_UPDATE_COLUMNS + 3  # over 2^20 multiply-adds: blocks on the pool
+    layer = make_layer(rng, m, fan_in, fan_out, K.RELU)
+    arrays = {k: np.array(v) for k, v in layer.items() if k != "Z_prev"}
+    dW, db, delta_prev = np.full((fan_in, fan_out), np.nan), np.empty(fan_out), np.empty((m, fan_in))
+    coeffs = coefficients(O.SGD, 2, 0.01, momentum=0.9)
+    sum_sq = fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], dW, db,
+                                        (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]), K.RELU,
+                                        delta_prev, O.SGD, coeffs, 0.05, np.empty(fused.N_BLOCKS), parallel)
+    assert np.isnan(dW).all()
+    expected_dW = layer["A_prev"].T @ layer["delta"] + 0.05 * layer["W"]
+    assert sum_sq == pytest.approx(np.sum(layer["W"] ** 2), rel=1e-12)
+    assert_updated(arrays, layer, (expected_dW, layer["delta"].sum(axis=0)), O.SGD, dict(momentum=0.9), 2, 0.01,
+                   dict(rtol=1e-12, atol=1e-12))
+
+
+@pytest.mark.parametrize("m,fan_in,fan_out,pool", [(1, 300, 130, False), (8, 300, 130, False), (1, 1030, 1021, True),
+                                                  (4, 520, 509, True)])
+def test_the_thread_pool_takes_layers_of_at_least_2_to_the_20_multiply_adds(m, fan_in, fan_out, pool, rng):
+    """Smaller layers stay in the calling thread even when the pool is allowed: at batch 1 a 300x128 layer's
+    epoch ran 4.5x faster there. Only the pool's blocks write their partial sums beyond the first."""
+    layer = make_layer(rng, m, fan_in, fan_out, K.RELU)
+    arrays = {k: np.array(v) for k, v in layer.items() if k != "Z_prev"}
+    sums = np.full(fused.N_BLOCKS, np.nan)
+    fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], np.empty_like(arrays["W"]),
+                               np.empty(fan_out), (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]),
+                               K.RELU, np.empty((m, fan_in)), O.SGD, coefficients(O.SGD, 1, 0.01), 0.0, sums, True)
+    assert np.isfinite(sums[1:]).all() == pool and np.isfinite(sums[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_serial_and_thread_pool_blocks_give_the_same_bits(dtype, rng):
     """Each weight's arithmetic does not depend on the blocks: parallel and serial results are identical."""
-    layer = make_layer(rng, 3, 300, 130, K.RELU)
+    layer = make_layer(rng, 3, 600, 600, K.RELU)  # over 2^20 multiply-adds: blocks on the pool
     coeffs = coefficients(O.SGD, 1, 0.1, momentum=0.9)
     (serial, *serial_grads), (parallel, *parallel_grads) = (
         _run(layer, dtype, K.RELU, O.SGD, coeffs, 0.0, p)[:4] for p in (False, True))
@@ -86,9 +119,9 @@ def test_serial_and_thread_pool_blocks_give_the_same_bits(dtype, rng):
 
 
 def _fit(n_threads, batch_size, dtype=np.float32, **fit):
-    X = np.random.default_rng(1).normal(size=(40, 300))
+    X = np.random.default_rng(1).normal(size=(40, 1100))
     y = np.arange(40) % 10
-    net = fastbp.Network([300, 128, 10], dtype=dtype, seed=0)
+    net = fastbp.Network([1100, 1000, 10], dtype=dtype, seed=0)  # blocks on the pool at batch 1 and 3
     net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.01, verbose=0, blas_threads=n_threads, **fit)
     return net
 
@@ -100,14 +133,17 @@ def test_training_is_bit_identical_on_one_and_two_threads(batch_size):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_fused_training_equals_the_reference_step_by_step(optimizer):
-    """A 300-128-10 net at batch 3 trains on the fused path; the same steps in NumPy give the same weights."""
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_fused_training_equals_the_reference_step_by_step(optimizer, batch_size):
+    """A 300-128-10 net at batch 1 (rows updated one by one) and 3 trains on the fused path; the same steps in
+    NumPy give the same weights."""
     X = np.random.default_rng(1).normal(size=(9, 300))
     y = np.arange(9) % 10
     net = fastbp.Network([300, 128, 10], activation="tanh", dtype=np.float64, seed=0)
     options = dict(momentum=0.9, nesterov=True) if optimizer == "sgd" else {}
-    expected = reference_training(net, X, y, 3, optimizer, options)
-    net.fit(X, y, epochs=1, batch_size=3, lr=0.01, l2=0.1, optimizer=optimizer, shuffle=False, verbose=0, **options)
+    expected = reference_training(net, X, y, batch_size, optimizer, options)
+    net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, l2=0.1, optimizer=optimizer, shuffle=False, verbose=0,
+            **options)
     for got, want in zip(net.weights + net.biases, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 

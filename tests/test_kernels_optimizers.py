@@ -103,8 +103,25 @@ def test_update_row_folds_l2_and_returns_the_sum_of_squares(optimizer, dtype, rn
     coeffs = _coeffs(optimizer, 1, 0.05, momentum=0.7, nesterov=True)
     folded, unfolded = p.copy(), p.copy()
     states = [(np.zeros_like(p), np.zeros_like(p)) for _ in range(2)]
-    sum_sq = O.update_row(optimizer, coeffs, folded, *states[0], 0, g, 0, 0.25)
-    O.update_row(optimizer, coeffs, unfolded, *states[1], 0, g + dtype(0.25) * p, 0, 0.0)
+    sum_sq = O.update_row(optimizer, coeffs, folded, *states[0], 0, g, 0, 1.0, 0.25)
+    O.update_row(optimizer, coeffs, unfolded, *states[1], 0, g + dtype(0.25) * p, 0, 1.0, 0.0)
     np.testing.assert_allclose(folded, unfolded, rtol=TOL[dtype], atol=TOL[dtype])
     np.testing.assert_allclose(states[0][0], states[1][0], rtol=TOL[dtype], atol=TOL[dtype])
     assert sum_sq == pytest.approx(float(np.sum(p.astype(float) ** 2)), rel=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("optimizer", [O.SGD, O.ADAM, O.SKLEARN_SGD, O.SKLEARN_ADAM])
+def test_update_row_scales_a_gradient_row_taken_from_another_array(optimizer, dtype, rng):
+    """update_row(.., delta, r, a, ..) steps params[row] on a * delta[r]: batch 1's outer-product gradient row."""
+    p, delta = rng.normal(size=(3, 12)).astype(dtype), rng.normal(size=(2, 12)).astype(dtype)
+    coeffs = _coeffs(optimizer, 2, 0.05, momentum=0.7, nesterov=True)
+    scaled, stored = p.copy(), p.copy()
+    states = [(np.full_like(p, 0.1), np.full_like(p, 0.2)) for _ in range(2)]
+    a = dtype(-1.5)
+    O.update_row(optimizer, coeffs, scaled, *states[0], 2, delta, 1, a, 0.25)
+    O.update_row(optimizer, coeffs, stored, *states[1], 2, a * delta[1:], 0, 1.0, 0.25)
+    np.testing.assert_allclose(scaled, stored, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_array_equal(scaled[:2], p[:2])  # only row 2 moves
+    for got, want in zip(states[0], states[1]):
+        np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])

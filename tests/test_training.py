@@ -180,7 +180,7 @@ def _halve_in_threads(x, out):
 
 @pytest.mark.skipif(not X86, reason="the mode is the x86 MXCSR; elsewhere training is IEEE throughout")
 @pytest.mark.parametrize("batch_size, n_threads", [
-    (1, 1), (1, 2),  # small-batch row loops, in the calling thread / with the 300x128 layer's blocks on the pool
+    (1, 1), (8, 2),  # small-batch row loops, in the calling thread / with the 1100x128 layer's blocks on the pool
     (16, 2),  # layers in blocks on the pool
     (300, 1),  # whole BLAS products
 ])
@@ -190,8 +190,9 @@ def test_flush_denormals_zeroes_the_decaying_velocity_of_dead_units_on_every_pat
     step they pass below float32's smallest normal number (1.18e-38) after 4 steps. Flushed, they are 0
     after 8; in IEEE arithmetic they are denormal."""
     n = 8 * batch_size  # 8 steps: 1e-37 / 2**8 is denormal
-    X, y = np.random.default_rng(0).normal(size=(n, 300)).astype(np.float32), np.arange(n) % 10
-    net = fastbp.Network([300, 128, 10], seed=0)
+    n_in = 1100  # at batch 8, 2^20 multiply-adds (dense_parallel.PARALLEL_PRODUCT): the row loops take the pool
+    X, y = np.random.default_rng(0).normal(size=(n, n_in)).astype(np.float32), np.arange(n) % 10
+    net = fastbp.Network([n_in, 128, 10], seed=0)
     dead = slice(0, 64)
     net.biases[0][dead] = -1e4
     net.optimizer_state = {"optimizer": "sgd", "step": 0, "state1": np.full_like(net._params, 1e-37),
@@ -200,7 +201,7 @@ def test_flush_denormals_zeroes_the_decaying_velocity_of_dead_units_on_every_pat
             blas_threads=n_threads, flush_denormals=flush)
     velocity = net.optimizer_state["state1"]
     offsets = np.cumsum([0] + [w.size + b.size for w, b in zip(net.weights, net.biases)])
-    V0 = velocity[:offsets[1] - 128].reshape(300, 128)[:, dead]  # W0's columns of the dead units
+    V0 = velocity[:offsets[1] - 128].reshape(n_in, 128)[:, dead]  # W0's columns of the dead units
     V1 = velocity[offsets[1]:offsets[2] - 10].reshape(128, 10)[dead]  # W1's rows fed by them
     for V in (V0, V1):
         if flush:
