@@ -26,8 +26,8 @@ pass, for small batches of large layers). Given sample weights, ``train_epochs``
 for ``fastbp.sklearn``: a runtime flag, as a kernel of its own for them cost 7 s of first compile
 per dtype (the all-kernels compile took 74-80 s against 82-104 s with it, alternated). The loop's
 ``rows`` and ``blocks`` flags are constants in each, so the compiler drops the other paths' code:
-each path compiles only when first used (a first ``python -m fastbp train`` took 32 s when one kernel held both paths,
-14.7-16.7 s then, against 17 s before the small-batch path existed).
+each path compiles only when first used (a first ``python -m fastbp train`` took 32 s when one
+kernel held both paths, 14.7-16.7 s then, against 17 s before the small-batch path existed).
 
 The small helpers (``detach``, ``layer_params``, ``hidden_activation``, ``gather_rows``)
 are inlined where they are called: each separate compile unit costs about 0.2 s of a

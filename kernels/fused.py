@@ -164,7 +164,8 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     dW (like W) is scratch for the gradient rows (without the L2 term, which joins them inside the update;
     with one sample and rows of at least ROW_UPDATE_COLUMNS weights it is not written at all), db (like b)
     receives the bias gradient; state_W = (state1, state2) shaped like W, state_b likewise like b.
-    delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its update; pass it with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
+    delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its update; pass it
+    with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
     ``parallel`` allows the thread pool for layers of at least PARALLEL_PRODUCT multiply-adds per batch.
     """
     n = W.shape[1]
