@@ -14,15 +14,10 @@ than the loop. So each kernel here makes one pass over W:
   per step; the unfused path writes all of dW, reads it back with W and the state, and calls
   BLAS twice.
 
-Layers of at least ``dense_parallel.PARALLEL_PRODUCT`` multiply-adds per batch (m * fan_in *
-fan_out) run their backward pass in ``N_BLOCKS`` fixed blocks of rows of W by ``prange`` on Numba's
-thread pool; smaller ones, or one thread, are one block in the calling thread. The limit is the
-blocks path's, and these epochs agreed (600 rows, float32, momentum, best of 4, three alternated
-runs; the limit against the earlier one of 2^15 weights whatever the batch): [784, 512, 256, 10] at
-batch 1 139-146 ms against 169-192 ms (serial now; the update streaming W and its state from one
-core beat two cores sharing them), at batch 8 47-50 against 48-55; [300, 128, 10] at batch 1 9.4-10.6
-against 42-52 ms, at batch 8 4.6-5.2 against 8.2-8.4; [2000, 64, 10] at batch 1 34-36 against
-61-79; [1024, 1024, 10] at batch 1 (2^20: still in blocks) 209-233 against 204-246. Each weight's
+Layers of at least ``dense_parallel.PARALLEL_PRODUCT`` (2^20) multiply-adds per batch (m * fan_in *
+fan_out) with one sample, ``POOL_PRODUCT_BATCHES`` with more, run their backward pass in ``N_BLOCKS``
+fixed blocks of rows of W by ``prange`` on Numba's thread pool; smaller ones, or one thread, are one
+block in the calling thread (see the measurements at ``POOL_PRODUCT_BATCHES``). Each weight's
 arithmetic is the same either way, so the weights are bit-identical on any number of threads; only
 the L2 term of the reported cost sums per-block partials (in block order).
 
@@ -62,6 +57,18 @@ N_BLOCKS = 8
 #   more than the pass it saves). With more samples per batch the gradient row must be summed first,
 #   and in float32 the flat update won (4x784x512: 223-226 against 203-217 us), so it stays flat.
 ROW_UPDATE_COLUMNS = 64
+# Below these multiply-adds per batch a layer's backward pass stays in the calling thread, which keeps
+# W and its state in its own cache instead of moving them between cores every step. Whole epochs,
+# float32, momentum, best of 4, rounds alternated in fresh processes, against the earlier limit of 2^15
+# weights whatever the batch (ms): with one sample, 2^20 (the blocks path's PARALLEL_PRODUCT): 600 rows
+# of [784, 512, 256, 10] 139-146 against 169-192 (serial now: the row-by-row update above streams a
+# layer from one core faster than two share it), [300, 128, 10] 9.4-10.6 against 42-52, [2000, 64, 10]
+# 34-36 against 61-79, [1024, 1024, 10] (2^20: in blocks either way) 209-233 against 204-246. With more
+# samples the gradient rows are summed, then the flat update re-reads them; 800 rows: [300, 128, 10] at
+# batch 2 / 4 / 8 (at most 307k) 9.3-14 / 7.0-10.5 / 6.0-9.8 serially against 28-36 / 20-23 / 12-14 on
+# the pool; [512, 256, 10] at batch 4 (524k) 20-26 against 39-50; but [784, 512, 256, 10] at batch 2
+# (803k) 141-174 on the pool against 187-197 serially. So 3 * 2^18 (786k) with more than one sample.
+POOL_PRODUCT_BATCHES = 3 << 18
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -166,11 +173,13 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     receives the bias gradient; state_W = (state1, state2) shaped like W, state_b likewise like b.
     delta_prev (m, fan_in) receives (delta @ W.T) * f'(A_prev), computed with W before its update; pass it
     with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
-    ``parallel`` allows the thread pool for layers of at least PARALLEL_PRODUCT multiply-adds per batch.
+    ``parallel`` allows the thread pool for layers of at least PARALLEL_PRODUCT multiply-adds per batch of one
+    sample, POOL_PRODUCT_BATCHES of more.
     """
     n = W.shape[1]
     n_blocks = 1
-    if parallel and A_prev.shape[0] * W.shape[0] * n >= PARALLEL_PRODUCT:
+    m = A_prev.shape[0]
+    if parallel and m * W.shape[0] * n >= (PARALLEL_PRODUCT if m == 1 else POOL_PRODUCT_BATCHES):
         n_blocks = N_BLOCKS
         _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
                          l2_over_m, sums)

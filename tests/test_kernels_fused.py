@@ -14,8 +14,8 @@ from fastbp.kernels import fused
 from fastbp.kernels import optimizers as O
 
 # (m, fan_in, fan_out): one row, ragged fan_in (not a multiple of 4), a single output, rows updated one by
-# one (one sample, at least ROW_UPDATE_COLUMNS outputs); then two layers of at least 2^20 multiply-adds per
-# batch (dense_parallel.PARALLEL_PRODUCT), whose backward blocks run on the thread pool.
+# one (one sample, at least ROW_UPDATE_COLUMNS outputs); then two layers over the pool's limits (2^20
+# multiply-adds per batch with one sample, 3 * 2^18 with more), whose backward blocks run on the pool.
 SHAPES = [(1, 5, 3), (2, 7, 1), (3, 13, 17), (4, 8, 33), (1, 300, 130), (4, 257, 129)]
 POOL_SHAPES = [(1, 1030, 1021), (4, 520, 509)]
 
@@ -91,9 +91,11 @@ def test_one_sample_updates_long_rows_without_writing_the_gradient(parallel, rng
                    dict(rtol=1e-12, atol=1e-12))
 
 
-@pytest.mark.parametrize("m,fan_in,fan_out,pool", [(1, 300, 130, False), (8, 300, 130, False), (1, 1030, 1021, True),
-                                                  (4, 520, 509, True)])
-def test_the_thread_pool_takes_layers_of_at_least_2_to_the_20_multiply_adds(m, fan_in, fan_out, pool, rng):
+@pytest.mark.parametrize("m,fan_in,fan_out,pool", [
+    (1, 300, 130, False), (1, 784, 512, False), (1, 1030, 1021, True),  # one sample: 2^20 multiply-adds
+    (8, 300, 130, False), (4, 512, 256, False), (2, 784, 512, True), (4, 520, 509, True),  # more: 3 * 2^18
+])
+def test_the_thread_pool_takes_only_layers_above_its_limit(m, fan_in, fan_out, pool, rng):
     """Smaller layers stay in the calling thread even when the pool is allowed: at batch 1 a 300x128 layer's
     epoch ran 4.5x faster there. Only the pool's blocks write their partial sums beyond the first."""
     layer = make_layer(rng, m, fan_in, fan_out, K.RELU)
@@ -108,7 +110,7 @@ def test_the_thread_pool_takes_layers_of_at_least_2_to_the_20_multiply_adds(m, f
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_serial_and_thread_pool_blocks_give_the_same_bits(dtype, rng):
     """Each weight's arithmetic does not depend on the blocks: parallel and serial results are identical."""
-    layer = make_layer(rng, 3, 600, 600, K.RELU)  # over 2^20 multiply-adds: blocks on the pool
+    layer = make_layer(rng, 3, 600, 600, K.RELU)  # over the pool's limit: blocks on the pool
     coeffs = coefficients(O.SGD, 1, 0.1, momentum=0.9)
     (serial, *serial_grads), (parallel, *parallel_grads) = (
         _run(layer, dtype, K.RELU, O.SGD, coeffs, 0.0, p)[:4] for p in (False, True))
