@@ -65,7 +65,7 @@ ROW_UPDATE_COLUMNS = 64
 # layer from one core faster than two share it), [300, 128, 10] 9.4-10.6 against 42-52, [2000, 64, 10]
 # 34-36 against 61-79, [1024, 1024, 10] (2^20: in blocks either way) 209-233 against 204-246. With more
 # samples the gradient rows are summed, then the flat update re-reads them; 800 rows: [300, 128, 10] at
-# batch 2 / 4 / 8 (at most 307k) 9.3-14 / 7.0-10.5 / 6.0-9.8 serially against 28-36 / 20-23 / 12-14 on
+# batch 2 / 4 / 8 (at most 307k) 9.3-14 / 7.0-10.5 / 6.0-9.8 serially against 28-36 / 19.5-23 / 12-14 on
 # the pool; [512, 256, 10] at batch 4 (524k) 20-26 against 39-50; but [784, 512, 256, 10] at batch 2
 # (803k) 141-174 on the pool against 187-197 serially. So 3 * 2^18 (786k) with more than one sample.
 POOL_PRODUCT_BATCHES = 3 << 18
