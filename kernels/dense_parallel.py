@@ -70,7 +70,8 @@ SPLIT_MAX_ROWS = 256
 #   2^20 and above: [64,100,10] b200 1.20 (float32) / 1.20 (float64); [64,128,10] b128 1.45;
 #               [512,128,10] b16 2.65; [100,100,100,10] b128 1.24; [300,256,10] b16 2.29;
 #               [784,64,10] b32 2.16; [32,128,64,2] b256 0.94.
-# The small-batch row loops (.fused) take the pool by the same limit (measured there).
+# The small-batch row loops (.fused) take the pool by the same limit with one sample, and from 3 * 2^18
+# with more (fused.POOL_PRODUCT_BATCHES, measured there).
 PARALLEL_PRODUCT = 1 << 20
 
 
