@@ -55,10 +55,13 @@ ALIGN = 16
 # 1.06 ms), whose threads share packed panels. 256 keeps the loaded machine's gain where the idle
 # measurements disagree.
 SPLIT_MAX_ROWS = 256
-# One block per thread (the caller passes n_blocks = threads). More blocks let TBB rebalance when a core
-# is busy elsewhere, but each costs a smaller, less efficient BLAS call. Idle, batch 64/256/1024: 1 block
-# per thread 144/113/131 ms, 2: 145/115/134, 4: 153/126/142; loaded: 1: 185/137/190, 2: 227/150/148,
-# 4: 217/167/164.
+# One block per thread (the caller passes n_blocks = threads); more blocks only make smaller, less efficient
+# BLAS calls. Idle, batch 64/256/1024: 1 block per thread 144/113/131 ms, 2: 145/115/134, 4: 153/126/142;
+# loaded: 1: 185/137/190, 2: 227/150/148, 4: 217/167/164. With Numba's default chunk size (0) a prange hands
+# each thread one equal share of the blocks, so those runs had no rebalancing. With every block a task of its
+# own (numba.set_parallel_chunksize(1)), which TBB's threads take as they come free, batch 64 was no better:
+# idle 111-117 / 113-115 ms (2 / 4 blocks per thread, against 103-112 with one), and with one busy process
+# beside it 190-267 / 186-273 against 189-256 ms.
 # Layers with fewer multiply-adds per batch (m * fan_in * fan_out) than this stay in the calling thread:
 # a parallel region costs 6-10 us. Measured per layer, serial vs 2 blocks, forward + backward:
 # 16x64x100 10.7 vs 29.1 us, 64x64x100 31.7 vs 39.3, 16x256x128 84.6 vs 76.7, 16x300x256 197 vs 168.
