@@ -9,6 +9,7 @@ from numba import njit, prange
 
 import fastbp
 from fastbp import training
+from fastbp.kernels import optimizers
 from fastbp.kernels.denormals import X86
 from fastbp.schedules import ExponentialDecay, StepDecay
 
@@ -170,6 +171,61 @@ def test_an_overflowing_last_update_is_caught_and_undone():
         net.fit(X, y, epochs=1, batch_size=1, lr=1e25, verbose=0)
     assert np.array_equal(net._params, before)
     assert net.optimizer_state["step"] == 0
+
+
+@pytest.mark.parametrize("optimizer, momentum, nesterov", [
+    (optimizers.SGD, 0.0, False), (optimizers.SGD, 0.9, False), (optimizers.SGD, 0.9, True),
+    (optimizers.ADAM, 0.0, False), (optimizers.NO_UPDATE, 0.0, False),
+    (optimizers.SKLEARN_SGD, 0.9, True), (optimizers.SKLEARN_SGD, 0.0, False), (optimizers.SKLEARN_ADAM, 0.0, False),
+])
+def test_the_divergence_snapshot_holds_every_state_array_the_optimizer_writes(optimizer, momentum, nesterov):
+    """A fit copies (and after divergence restores) only the state arrays its optimizer writes: the update
+    of each rule must leave the others as they were."""
+    hyper = np.zeros(optimizers.N_HYPER)
+    hyper[[optimizers.LR, optimizers.MOMENTUM, optimizers.NESTEROV]] = 0.1, momentum, nesterov
+    hyper[[optimizers.BETA1, optimizers.BETA2, optimizers.EPSILON]] = 0.9, 0.999, 1e-8
+    coeffs = np.zeros(optimizers.N_COEFFS)
+    optimizers.step_coefficients(optimizer, hyper, 1, coeffs)
+    rng = np.random.default_rng(0)
+    params, grads = rng.normal(size=50), rng.normal(size=50)
+    state = {"state1": np.full(50, 0.5), "state2": np.full(50, 0.25)}
+    before = {key: value.copy() for key, value in state.items()}
+    optimizers.apply_update(optimizer, params, grads, (state["state1"], state["state2"]), coeffs)
+    written = {key for key in state if not np.array_equal(state[key], before[key])}
+    assert written == set(training._updated_state(optimizer, hyper))
+
+
+@pytest.mark.parametrize("layers, batch_size, threads", [
+    ([8, 5, 3], 4, 1),  # whole products
+    ([200, 200, 3], 2, 2),  # small-batch row loops
+    ([200, 400, 3], 16, 2),  # layers in blocks on the pool
+])
+def test_the_unset_batch_buffers_are_written_before_they_are_read(layers, batch_size, threads, monkeypatch):
+    """allocate_work leaves the shuffled batches' buffers unset (np.empty): filled with NaN instead, every
+    training path gives the same bits."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, layers[0])), np.arange(40) % layers[-1]
+
+    def fit():
+        net = fastbp.Network(layers, seed=0)
+        net.fit(X, y, epochs=2, batch_size=batch_size, momentum=0.5, verbose=0, blas_threads=threads)
+        return net._params
+
+    expected = fit()
+    allocate = training.allocate_work
+
+    allocated = []
+
+    def allocate_nan(*args, **kwargs):
+        work = allocate(*args, **kwargs)
+        work[0].fill(np.nan)
+        work[1].fill(np.nan)
+        allocated.append(work)
+        return work
+
+    monkeypatch.setattr(training, "allocate_work", allocate_nan)
+    assert np.array_equal(fit(), expected)
+    assert not np.isnan(allocated[0][0]).any() and not np.isnan(allocated[0][1]).any()  # the batches went there
 
 
 @njit(parallel=True)
