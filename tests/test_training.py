@@ -213,7 +213,6 @@ def test_the_unset_batch_buffers_are_written_before_they_are_read(layers, batch_
 
     expected = fit()
     allocate = training.allocate_work
-
     allocated = []
 
     def allocate_nan(*args, **kwargs):
