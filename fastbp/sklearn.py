@@ -220,7 +220,7 @@ class _KernelMLP:
                 _kernel_array(X, dtype), _targets(y, dtype), np.arange(n, dtype=np.intp).reshape(1, n), n, params,
                 sizes, codes, loss_code, optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                 allocate_work(sizes, n, dtype, gather=False), total, np.zeros(1, np.int64), np.zeros(1),
-                _weights(sample_weight, n, dtype), np.empty((n, 1), dtype), False)
+                _weights(sample_weight, n, dtype), np.empty((n, 1), dtype), False, 1)
         dW, db = layer_views(grads, self._layer_units())
         for layer in range(len(dW)):
             coef_grads[layer] = dW[layer]
@@ -384,7 +384,7 @@ class _EpochData:
         if n_blocks > 1:
             state.step, _ = kernels.train_epochs_blocks(*arguments, n_blocks)
         else:
-            state.step, _ = kernels.train_epochs(*arguments)
+            state.step, _ = kernels.train_epochs(*arguments, 1)
         return cost[0]
 
 

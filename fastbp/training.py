@@ -77,18 +77,17 @@ class EpochRunner:
         arguments = (X, Y, orders, self.batch_size, net._params, net._sizes, net._codes, net._loss_code,
                      self.optimizer_code, self.hyper, (self.grads, state["state1"], state["state2"]),
                      state["step"], self.work, cost, correct, last)
-        flush = self.flush_denormals
+        no_weights = np.empty((0, 1), net.dtype)  # fastbp.Network's conventions (not scikit-learn's)
+        arguments += (no_weights, no_weights, self.flush_denormals)
         if self.rows:  # no BLAS call: the threads go to Numba's pool
             with threads.kernel_threads(self.blas_threads) as kernel_threads:
-                state["step"], failed_batch = kernels.train_epochs_rows(*arguments, flush, kernel_threads)
+                state["step"], failed_batch = kernels.train_epochs_rows(*arguments, kernel_threads)
         else:
-            no_weights = np.empty((0, 1), net.dtype)  # fastbp.Network's conventions (not scikit-learn's)
             with threads.layer_threads(self.blas_threads, self.split_layers) as kernel_threads:
                 if kernel_threads > 1:
-                    state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, no_weights, no_weights,
-                                                                              flush, kernel_threads)
+                    state["step"], failed_batch = kernels.train_epochs_blocks(*arguments, kernel_threads)
                 else:
-                    state["step"], failed_batch = kernels.train_epochs(*arguments, no_weights, no_weights, flush)
+                    state["step"], failed_batch = kernels.train_epochs(*arguments, 1)
         if failed_batch >= 0:
             epoch = first_epoch + int(np.flatnonzero(~np.isfinite(cost))[0])
             _restore_after_divergence(snapshot, f"epoch {epoch}, batch {failed_batch}", first_epoch,
@@ -294,7 +293,7 @@ def batch_gradients(net, X, Y, l2):
                              optimizers.NO_UPDATE, hyper, (grads, no_moments, no_moments), 0,
                              allocate_work(net.layers, n, net.dtype, gather=False),
                              np.zeros(1), np.zeros(1, np.int64), np.zeros(1), np.empty((0, 1), net.dtype),
-                             np.empty((0, 1), net.dtype), False)
+                             np.empty((0, 1), net.dtype), False, 1)
     return grads
 
 

@@ -16,7 +16,7 @@ once per dtype:
 The entry kernels allocate nothing, so they and every kernel they call compile without Numba's
 runtime (``config.BORROWING_OPTIONS``): no reference counting in the loop.
 
-Training has three entry kernels sharing one inlined loop, ``_epochs``: ``train_epochs``
+Training has three entry kernels built from one loop (``_training_kernel``): ``train_epochs``
 (:mod:`.dense` products, BLAS or loops for tiny ones, each layer updated right after its
 gradient with the L2 term folded into the update, :mod:`.optimizers`), ``train_epochs_blocks``
 (the same with large layers in blocks on the thread pool, :mod:`.dense_parallel`) and
@@ -25,7 +25,7 @@ pass, for small batches of large layers). Given sample weights, ``train_epochs``
 ``train_epochs_blocks`` run scikit-learn's conventions (sample weights, its losses and L2 scaling)
 for ``fastbp.sklearn``: a runtime flag, as a kernel of its own for them cost 7 s of first compile
 per dtype (the all-kernels compile took 74-80 s against 82-104 s with it, alternated). The loop's
-``rows`` and ``blocks`` flags are constants in each, so the compiler drops the other paths' code:
+``rows`` and ``blocks`` flags are constants of each, so the compiler drops the other paths' code:
 each path compiles only when first used (a first ``python -m fastbp train`` took 32 s when one
 kernel held both paths, 14.7-16.7 s then, against 17 s before the small-batch path existed).
 
@@ -194,91 +194,95 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     return sum_sq
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-            epoch_cost, epoch_correct, last_cost, weights, batch_weights, weighted, flush_denormals, rows, blocks,
-            threads):
-    """The entry kernels' training loop, in the floating-point mode asked for (see :mod:`.denormals`).
+def _training_kernel(name, rows, blocks, doc):
+    """The compiled training loop, in the floating-point mode asked for (see :mod:`.denormals`), with its path
+    fixed: ``rows`` (the small-batch row loops, :mod:`.fused`), ``blocks`` (large layers in blocks on the thread
+    pool, :mod:`.dense_parallel`), or neither (:mod:`.dense`). Given weights with rows (not with ``rows``), it
+    takes scikit-learn's conventions (see ``train_epochs``).
 
-    ``rows`` and ``blocks`` (constants in each entry kernel) pick the path, ``weighted`` (constant False in
-    ``train_epochs_rows``) takes scikit-learn's conventions (``fastbp.sklearn``): sample weights (n, 1), its
-    losses, alpha / sum(w) as the L2 factor, no stop at a non-finite loss, and epoch_cost[e] = the
-    sum of batch loss * batch rows. One function with one exit: each level of ``inline="always"`` deep-copies
-    the inlined IR block by block, so a wrapper around the loop cost about 1 s of each entry kernel's first
-    compile.
+    The flags are constants of the closure, so Numba drops the other paths' code (and, with ``rows``,
+    scikit-learn's conventions) before typing: each path compiles only when first used. Numba keys each
+    kernel's cache entries on the closure's values. One loop body built into three kernels here, rather than
+    one inlined function: ``inline="always"`` deep-copied the loop's IR twice into every kernel and dtype
+    (1.24 s of a 15 s first ``python -m fastbp train``). Side by side, each tree compiling into a fresh cache
+    at the same moment: every kernel of both dtypes 80.1 / 84.6 s against 94.0 / 103.0 s, the first
+    ``python -m fastbp train`` 16.1-17.7 s against 17.9-18.2 s (three pairs).
+
+    ``threads`` has no default value: the kernel called with it omitted kept about 100 bytes per call
+    (tests/test_memory.py).
     """
-    previous_mode = enter_training_mode(flush_denormals)
-    n = orders.shape[1]
-    n_layers = sizes.shape[0] - 1
-    n_out = Y.shape[1]
-    out_code = codes[n_layers - 1]
-    scratch = work[SCRATCH]
-    coeffs = vector(scratch, 0, N_COEFFS)
-    sums = vector(scratch, N_COEFFS, scratch.shape[0] - N_COEFFS)  # at least max(N_BLOCKS, n_blocks)
-    work = detach(work)
-    grads = vector(state[0], 0, state[0].shape[0])
-    moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
-    parallel = threads > 1
-    n_blocks = threads if blocks else 1  # the row loops split their own blocks (``parallel``)
-    l2 = hyper[L2]
-    failed = -1
-    for epoch in range(orders.shape[0]):
-        total = 0.0
-        correct = 0
-        cost = 0.0
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            order = vector(orders, epoch * n, n)
-            Xb = batch_rows(X, order, start, m, work[XB])
-            Yb = batch_rows(Y, order, start, m, work[YB])
-            Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks)
-            A_out = view(work[OUTPUT], 0, m, n_out)
-            delta = view(work[DELTA_A], 0, m, n_out)
-            if weighted:
-                wb = view(batch_weights, 0, m, 1)
-                gather_rows(weights, order, start, m, wb)
-                loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, A_out, delta)
-                l2_scale = weight_sum
-            else:
-                loss = output_delta(Z, Yb, out_code, loss_code, A_out, delta)
-                if not np.isfinite(loss):
-                    failed = start // batch_size
-                    break
-                correct += count_correct(A_out, Yb, out_code)
-                l2_scale = np.float64(m)
-            step_coefficients(optimizer, hyper, step + 1, coeffs)
-            sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / l2_scale, work,
-                              sums, parallel, rows, blocks, n_blocks)
-            if weighted:
-                batch_total = (loss + 0.5 * l2 * sum_sq / l2_scale) * m
-            else:
-                batch_total = loss + 0.5 * l2 * sum_sq
-                if not np.isfinite(batch_total):
-                    failed = start // batch_size
-                    break
-            step += 1
-            cost = batch_total / m
-            total += batch_total
-        if failed >= 0:
-            epoch_cost[epoch] = np.nan
-            break
-        epoch_cost[epoch] = total
-        epoch_correct[epoch] = correct
-        last_cost[epoch] = cost
-    set_fp_mode(previous_mode)
-    return step, failed
+    weighable = not rows
+
+    def kernel(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
+               epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals, threads):
+        previous_mode = enter_training_mode(flush_denormals)
+        n = orders.shape[1]
+        n_layers = sizes.shape[0] - 1
+        n_out = Y.shape[1]
+        out_code = codes[n_layers - 1]
+        scratch = work[SCRATCH]
+        coeffs = vector(scratch, 0, N_COEFFS)
+        sums = vector(scratch, N_COEFFS, scratch.shape[0] - N_COEFFS)  # at least max(N_BLOCKS, n_blocks)
+        work = detach(work)
+        grads = vector(state[0], 0, state[0].shape[0])
+        moments = (vector(state[1], 0, state[1].shape[0]), vector(state[2], 0, state[2].shape[0]))
+        parallel = threads > 1
+        n_blocks = threads if blocks else 1  # the row loops split their own blocks (``parallel``)
+        l2 = hyper[L2]
+        failed = -1
+        for epoch in range(orders.shape[0]):
+            total = 0.0
+            correct = 0
+            cost = 0.0
+            for start in range(0, n, batch_size):
+                m = min(batch_size, n - start)
+                order = vector(orders, epoch * n, n)
+                Xb = batch_rows(X, order, start, m, work[XB])
+                Yb = batch_rows(Y, order, start, m, work[YB])
+                Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks)
+                A_out = view(work[OUTPUT], 0, m, n_out)
+                delta = view(work[DELTA_A], 0, m, n_out)
+                if weighable and weights.shape[0] > 0:
+                    wb = view(batch_weights, 0, m, 1)
+                    gather_rows(weights, order, start, m, wb)
+                    loss, weight_sum = weighted_output_delta(Z, Yb, wb, out_code, loss_code, A_out, delta)
+                    l2_scale = weight_sum
+                else:
+                    loss = output_delta(Z, Yb, out_code, loss_code, A_out, delta)
+                    if not np.isfinite(loss):
+                        failed = start // batch_size
+                        break
+                    correct += count_correct(A_out, Yb, out_code)
+                    l2_scale = np.float64(m)
+                step_coefficients(optimizer, hyper, step + 1, coeffs)
+                sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / l2_scale, work,
+                                  sums, parallel, rows, blocks, n_blocks)
+                if weighable and weights.shape[0] > 0:
+                    batch_total = (loss + 0.5 * l2 * sum_sq / l2_scale) * m
+                else:
+                    batch_total = loss + 0.5 * l2 * sum_sq
+                    if not np.isfinite(batch_total):
+                        failed = start // batch_size
+                        break
+                step += 1
+                cost = batch_total / m
+                total += batch_total
+            if failed >= 0:
+                epoch_cost[epoch] = np.nan
+                break
+            epoch_cost[epoch] = total
+            epoch_correct[epoch] = correct
+            last_cost[epoch] = cost
+        set_fp_mode(previous_mode)
+        return step, failed
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = doc
+    return njit(**BORROWING_OPTIONS)(kernel)
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def _no_weights(work):
-    """An empty (0, 1) array for the weights arguments of the unweighted entry kernels."""
-    return view(work[YB], 0, 0, 1)
-
-
-@njit(**BORROWING_OPTIONS)
-def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                 step, work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals):
-    """Run ``orders.shape[0]`` epochs of mini-batch training; returns (optimizer step count, failed batch).
+train_epochs = _training_kernel("train_epochs", rows=False, blocks=False, doc="""Run ``orders.shape[0]`` epochs
+    of mini-batch training; returns (optimizer step count, failed batch).
 
     X (n, n_in), Y (n, n_out), orders (n_epochs, n) sample order per epoch.
     state = (grads, optimizer state 1, optimizer state 2), each like params.
@@ -290,7 +294,7 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     The gradients of each batch are left in grads (NO_UPDATE: gradients only; with one batch of
     all samples in order, the gradients of the loss: L-BFGS).
     ``flush_denormals``: run with denormal numbers flushed to zero (see :mod:`.denormals`), the calling
-    thread's mode restored on return.
+    thread's mode restored on return. ``threads``: pass 1 (the other two kernels' thread count).
 
     weights (n, 1) with rows: scikit-learn's MLP conventions (``fastbp.sklearn``): sample weights, the loss
     of ``weighted_output_delta`` (loss_code) plus 0.5 * alpha * sum ||W||^2 / sum(w), alpha = hyper[L2],
@@ -299,18 +303,11 @@ def train_epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, opti
     trains on and rejects non-finite weights at the end); batch_weights (batch_size, 1) is scratch.
     weights and batch_weights with no rows: fastbp.Network's conventions above. One kernel for both,
     rather than one per convention: a separate scikit-learn kernel cost 7 s of first compile per dtype.
-    """
-    return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, weights, batch_weights, weights.shape[0] > 0,
-                   flush_denormals, False, False, 1)
+    """)
 
-
-@njit(**BORROWING_OPTIONS)
-def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                        step, work, epoch_cost, epoch_correct, last_cost, weights, batch_weights, flush_denormals,
-                        n_blocks):
-    """``train_epochs`` with large layers split into ``n_blocks`` blocks on Numba's thread pool, each block
-    calling BLAS (which should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
+train_epochs_blocks = _training_kernel("train_epochs_blocks", rows=False, blocks=True, doc="""``train_epochs``
+    with large layers split into ``threads`` blocks on Numba's thread pool, each block calling BLAS (which
+    should have one thread: see :mod:`.dense_parallel`). Not for NO_UPDATE.
 
     weights and batch_weights as in ``train_epochs``: with rows, scikit-learn's conventions
     (``fastbp.sklearn``); with none, ``fastbp.Network``'s.
@@ -318,20 +315,13 @@ def train_epochs_blocks(X, Y, orders, batch_size, params, sizes, codes, loss_cod
     The one entry kernel that reaches the parallel kernels, for both: cached callers sharing a parallel
     callee compiled in another process crashed when loaded (a Network fit, then two scikit-learn fits,
     each in a new process with a fresh cache, when scikit-learn's serial kernel also reached them).
-    """
-    return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, weights, batch_weights, weights.shape[0] > 0,
-                   flush_denormals, False, True, n_blocks)
+    """)
 
-
-@njit(**BORROWING_OPTIONS)
-def train_epochs_rows(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state,
-                      step, work, epoch_cost, epoch_correct, last_cost, flush_denormals, threads):
-    """``train_epochs`` on the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward
-    pass. ``threads`` > 1 lets them use Numba's thread pool for large layers. Not for NO_UPDATE."""
-    return _epochs(X, Y, orders, batch_size, params, sizes, codes, loss_code, optimizer, hyper, state, step, work,
-                   epoch_cost, epoch_correct, last_cost, _no_weights(work), _no_weights(work), False, flush_denormals,
-                   True, False, threads)
+train_epochs_rows = _training_kernel("train_epochs_rows", rows=True, blocks=False, doc="""``train_epochs`` on
+    the small-batch kernels (:mod:`.fused`): each layer is updated inside the backward pass. ``threads`` > 1
+    lets them use Numba's thread pool for large layers. Not for NO_UPDATE; fastbp.Network's conventions only
+    (weights and batch_weights with no rows).
+    """)
 
 
 @njit(**BORROWING_OPTIONS)

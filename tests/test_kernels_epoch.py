@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -45,3 +49,33 @@ def test_evaluate_predicts_and_scores_in_one_pass_over_chunks(rng):
     no_rows = np.empty((0, 3))
     assert K.evaluate(Xc, no_rows, net._params, net._sizes, net._codes, net._loss_code, 4, work,
                       no_rows) == (0.0, 0)
+
+
+
+PATH_SCRIPT = """
+import sys
+import numpy as np
+import fastbp
+from fastbp.kernels import dense, dense_parallel, fused, losses
+layers, batch_size = {layers}, 4
+fastbp.Network(layers, seed=0, dtype=np.float64).fit(np.random.default_rng(0).normal(size=(16, layers[0])),
+                                                     np.arange(16) % 3, epochs=1, batch_size=batch_size, verbose=0)
+kernels = {{'dense_forward': dense.dense_forward, 'dense_forward_rows': fused.dense_forward_rows,
+           'dense_forward_parallel': dense_parallel.dense_forward_parallel,
+           'weighted_output_delta': losses.weighted_output_delta}}
+print(sorted(name for name, kernel in kernels.items() if kernel.signatures))
+"""
+
+
+@pytest.mark.parametrize("layers, compiled", [
+    ([8, 6, 3], ["dense_forward", "weighted_output_delta"]),  # train_epochs: both conventions, no other path
+    ([200, 200, 3], ["dense_forward_rows"]),  # train_epochs_rows: its row loops only
+])
+def test_each_training_kernel_compiles_only_its_own_path(tmp_path, layers, compiled):
+    # The path flags are constants of each kernel (epoch._training_kernel): the other paths' code, and with the row
+    # loops scikit-learn's conventions, never reach the compiler. A fresh cache, so that the fit compiles.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", PATH_SCRIPT.format(layers=layers)], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == str(compiled)
