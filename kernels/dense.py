@@ -9,7 +9,7 @@ from numba import njit
 from .activations import activate, scale_by_derivative
 from .blas import OPENBLAS, gemm
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
-from .optimizers import NO_UPDATE, update_row
+from .optimizers import FIRST_ROW, NO_UPDATE, update_row
 from .views import transpose, view
 
 
@@ -100,7 +100,7 @@ def bias_step(delta, b, db, state_b, optimizer, coeffs):
     for r in range(delta.shape[0]):
         for j in range(n):
             db[j] += delta[r, j]
-    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
+    update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), FIRST_ROW,
                view(db, 0, 1, n), 0, 1.0, 0.0)
 
 
@@ -125,7 +125,7 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
     if optimizer != NO_UPDATE:
         size, n = W.size, b.shape[0]
         sum_sq = update_row(optimizer, coeffs, view(W, 0, 1, size), view(state_W[0], 0, 1, size),
-                            view(state_W[1], 0, 1, size), 0, view(dW, 0, 1, size), 0, 1.0, l2_over_m)
-        update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), 0,
+                            view(state_W[1], 0, 1, size), FIRST_ROW, view(dW, 0, 1, size), 0, 1.0, l2_over_m)
+        update_row(optimizer, coeffs, view(b, 0, 1, n), view(state_b[0], 0, 1, n), view(state_b[1], 0, 1, n), FIRST_ROW,
                    view(db, 0, 1, n), 0, 1.0, 0.0)
     return sum_sq if l2_over_m > 0 else 0.0

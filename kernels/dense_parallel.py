@@ -37,7 +37,7 @@ from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import bias_step
 from .denormals import fp_mode, set_fp_mode
 from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
-from .optimizers import update_row
+from .optimizers import FIRST_ROW, update_row
 from .views import vector, view
 
 # Block edges are multiples of this many elements: a 64-byte cache line of float32.
@@ -166,7 +166,7 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
         gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, start, fan_in, dW, start * n, n)
     size = rows * n
     sums[block] = update_row(optimizer, coeffs, view(W, start * n, 1, size), view(state1, start * n, 1, size),
-                             view(state2, start * n, 1, size), 0, view(dW, start * n, 1, size), 0, 1.0,
+                             view(state2, start * n, 1, size), FIRST_ROW, view(dW, start * n, 1, size), 0, 1.0,
                              l2_over_m)
 
 

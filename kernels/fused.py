@@ -32,7 +32,7 @@ from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import bias_step
 from .dense_parallel import PARALLEL_PRODUCT
 from .denormals import fp_mode, set_fp_mode
-from .optimizers import update_row
+from .optimizers import FIRST_ROW, update_row
 from .views import view
 
 # Batches of up to this many rows of a network with a layer of at least LARGE_LAYER weights
@@ -132,7 +132,8 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
                     s += delta[r, j] * W[i, j]
                 delta_prev[r, i] = s * derivative(A_prev[r, i], code_prev)
         if by_row:
-            sum_sq += update_row(optimizer, coeffs, W, state1, state2, i, delta, 0, A_prev[0, i], l2_over_m)
+            sum_sq += update_row(optimizer, coeffs, W, state1, state2, i, delta, 0, np.float64(A_prev[0, i]),
+                                 l2_over_m)
             continue
         a = A_prev[0, i]
         for j in range(n):
@@ -144,7 +145,7 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
     if not by_row:
         length = (stop - start) * n
         sum_sq = update_row(optimizer, coeffs, view(W, start * n, 1, length), view(state1, start * n, 1, length),
-                            view(state2, start * n, 1, length), 0, view(dW, start * n, 1, length), 0, 1.0,
+                            view(state2, start * n, 1, length), FIRST_ROW, view(dW, start * n, 1, length), 0, 1.0,
                             l2_over_m)
     sums[block] = sum_sq
 

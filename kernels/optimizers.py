@@ -30,6 +30,9 @@ N_HYPER = 7
 # coeffs = hyper followed by the per-step scalars.
 ADAM_STEP_SIZE, ADAM_INV_SQRT_BIAS2 = N_HYPER, N_HYPER + 1
 N_COEFFS = N_HYPER + 2
+# update_row's ``row`` for a flat run of parameters: an intp, like the row index of the per-row callers (a
+# literal 0 compiled update_row a second time per dtype, about 1 s each).
+FIRST_ROW = np.intp(0)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -136,4 +139,4 @@ def apply_update(optimizer, params, grads, state, coeffs):
     (or empty when the optimizer keeps no state)."""
     n = params.shape[0]
     update_row(optimizer, coeffs, view(params, 0, 1, n), view(state[0], 0, 1, min(state[0].shape[0], n)),
-               view(state[1], 0, 1, min(state[1].shape[0], n)), 0, view(grads, 0, 1, n), 0, 1.0, 0.0)
+               view(state[1], 0, 1, min(state[1].shape[0], n)), FIRST_ROW, view(grads, 0, 1, n), 0, 1.0, 0.0)

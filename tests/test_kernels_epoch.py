@@ -56,7 +56,7 @@ PATH_SCRIPT = """
 import sys
 import numpy as np
 import fastbp
-from fastbp.kernels import dense, dense_parallel, fused, losses
+from fastbp.kernels import dense, dense_parallel, fused, losses, optimizers
 layers, batch_size = {layers}, 4
 fastbp.Network(layers, seed=0, dtype=np.float64).fit(np.random.default_rng(0).normal(size=(16, layers[0])),
                                                      np.arange(16) % 3, epochs=1, batch_size=batch_size, verbose=0)
@@ -64,6 +64,7 @@ kernels = {{'dense_forward': dense.dense_forward, 'dense_forward_rows': fused.de
            'dense_forward_parallel': dense_parallel.dense_forward_parallel,
            'weighted_output_delta': losses.weighted_output_delta}}
 print(sorted(name for name, kernel in kernels.items() if kernel.signatures))
+print(len(optimizers.update_row.signatures))
 """
 
 
@@ -78,4 +79,6 @@ def test_each_training_kernel_compiles_only_its_own_path(tmp_path, layers, compi
     result = subprocess.run([sys.executable, "-c", PATH_SCRIPT.format(layers=layers)], env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split("\n")[-2] == str(compiled)
+    kernel_names, update_row_versions = result.stdout.split("\n")[-3:-1]
+    assert kernel_names == str(compiled)
+    assert update_row_versions == "1"  # its callers all pass the same argument types (optimizers.FIRST_ROW)
