@@ -51,9 +51,7 @@ def test_evaluate_predicts_and_scores_in_one_pass_over_chunks(rng):
                       no_rows) == (0.0, 0)
 
 
-
 PATH_SCRIPT = """
-import sys
 import numpy as np
 import fastbp
 from fastbp.kernels import dense, dense_parallel, fused, losses, optimizers
