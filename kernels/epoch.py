@@ -205,8 +205,9 @@ def _training_kernel(name, rows, blocks, doc):
     kernel's cache entries on the closure's values. One loop body built into three kernels here, rather than
     one inlined function: ``inline="always"`` deep-copied the loop's IR twice into every kernel and dtype
     (1.24 s of a 15 s first ``python -m fastbp train``). Side by side, each tree compiling into a fresh cache
-    at the same moment: every kernel of both dtypes 80.1 / 84.6 s against 94.0 / 103.0 s, the first
-    ``python -m fastbp train`` 16.1-17.7 s against 17.9-18.2 s (three pairs).
+    at the same moment: every kernel of both dtypes 80.1 / 84.6 s against 94.0 / 103.0 s; the first
+    ``python -m fastbp train`` 16.1-17.7 s against 17.9-18.2 s in three pairs, but 20.0-23.7 s against
+    19.0-22.5 s in three more in a noisier hour, so about 1 s at most there.
 
     ``threads`` has no default value: the kernel called with it omitted kept about 100 bytes per call
     (tests/test_memory.py).
