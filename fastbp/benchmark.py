@@ -149,9 +149,9 @@ def threads_row(table, n_samples):
     sgemm = {"all": [], "one": []}
     for _ in range(3):
         with threads.blas_threads(None):
-            sgemm["all"].append(best_time(lambda: dense.matmul(a, a, out), 2))
+            sgemm["all"].append(best_time(lambda: dense.matmul(a, a, out, dense.AS_STORED, dense.AS_STORED), 2))
         with threads.blas_threads(1):
-            sgemm["one"].append(best_time(lambda: dense.matmul(a, a, out), 2))
+            sgemm["one"].append(best_time(lambda: dense.matmul(a, a, out, dense.AS_STORED, dense.AS_STORED), 2))
     table.add("sgemm 2048x2048 (the machine's scaling)", min(sgemm["all"]), {"sgemm, 1 thread": min(sgemm["one"])},
               "reference")
 
@@ -194,7 +194,7 @@ def loaded_rows(jax, n_samples):
 def _gemm_bound(n_samples):
     # Through the kernels' own matmul, so the bound uses the BLAS the kernels call (fastbp.kernels.blas).
     a, out = np.ones((2048, 2048), dtype=np.float32), np.empty((2048, 2048), dtype=np.float32)
-    seconds = best_time(lambda: dense.matmul(a, a, out), 3)
+    seconds = best_time(lambda: dense.matmul(a, a, out, dense.AS_STORED, dense.AS_STORED), 3)
     peak = 2 * 2048 ** 3 / seconds
     flops = 6 * n_samples * (784 * 512 + 512 * 256 + 256 * 10)
     return flops / peak

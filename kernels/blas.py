@@ -5,7 +5,7 @@ usually newer, OpenBLAS with 64-bit integers (ILP64). Measured side by side on t
 development machine, same call and flags, NumPy's 0.3.31 took 1.9 ms for the cat net's
 weight-gradient product (12288x209 @ 209x20, float64) and SciPy's 0.3.30 took 3.6 ms.
 
-So the kernels do not use ``np.dot``: :func:`gemm` emits a call to the symbols
+So the kernels do not use ``np.dot``: :func:`gemm_at` emits a call to the symbols
 ``fastbp_dgemm_ilp64`` / ``fastbp_sgemm_ilp64`` (the Fortran ``?gemm`` interface with
 64-bit integers). Importing this module binds them:
 
@@ -14,7 +14,7 @@ So the kernels do not use ``np.dot``: :func:`gemm` emits a call to the symbols
 * otherwise to compiled fallbacks that compute the product with Numba's ``np.dot``, so
   any NumPy build works, at the speed of SciPy's BLAS.
 
-``gemm`` and its helper are inlined into their callers: as compiled functions they were
+``gemm_at`` is inlined into its callers: compiled functions for the products were
 five more compile units per dtype (one per operand layout), 0.7 s of a first compile
 (mean of six alternating runs).
 
@@ -130,7 +130,7 @@ OPENBLAS = BLAS_LIBRARY.startswith("OpenBLAS")  # bound to OpenBLAS itself, not 
 @intrinsic
 def _call_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
     """Fortran-order C (m, n) = op(A) op(B) through the bound ?gemm; A, B, C are arrays whose
-    memory the flags and leading dimensions describe (see ``gemm``)."""
+    memory the flags and leading dimensions describe (see ``gemm_at``)."""
     if not isinstance(C, types.Array) or C.dtype not in (types.float32, types.float64):
         raise errors.TypingError(f"gemm needs a float32 or float64 output, got {C}")
     dtype = C.dtype
@@ -164,27 +164,6 @@ def _call_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
         return context.get_dummy_value()
 
     return types.void(transa, transb, m, n, k, A, lda, B, ldb, C, ldc), codegen
-
-
-@njit(inline="always", **JIT_OPTIONS)
-def _as_column_major(M):
-    """(flag, leading dimension) that present a row-major-like M to Fortran BLAS as M^T."""
-    rows, cols = M.shape
-    itemsize = M.itemsize
-    if M.strides[1] == itemsize or cols == 1:  # rows contiguous: Fortran reads M^T untransposed
-        return NO_TRANSPOSE, max(M.strides[0] // itemsize, cols, 1)
-    return TRANSPOSE, max(M.strides[1] // itemsize, rows, 1)
-
-
-@njit(inline="always", **JIT_OPTIONS)
-def gemm(A, B, out):
-    """out = A @ B through the bound BLAS; A (m, k), B (k, n) with one unit stride each, out (m, n) C-contiguous."""
-    m, k = A.shape
-    n = B.shape[1]
-    flag_A, ld_A = _as_column_major(A)
-    flag_B, ld_B = _as_column_major(B)
-    # Fortran computes out^T (n, m) = B^T A^T, which is out in row-major order.
-    _call_gemm(flag_B, flag_A, n, m, k, B, ld_B, A, ld_A, out, max(n, 1))
 
 
 @njit(inline="always", **JIT_OPTIONS)

@@ -4,13 +4,14 @@ Shapes follow ``Z = A_prev @ W + b`` with samples in rows: A_prev (m, fan_in),
 W (fan_in, fan_out), b (fan_out,), Z/A/delta (m, fan_out). The GEMMs go to the
 BLAS bound in :mod:`.blas` (NumPy's OpenBLAS); the epilogues are fused loops.
 """
+import numpy as np
 from numba import njit
 
 from .activations import activate, scale_by_derivative
-from .blas import OPENBLAS, gemm
+from .blas import NO_TRANSPOSE, OPENBLAS, TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .optimizers import FIRST_ROW, NO_UPDATE, update_row
-from .views import transpose, view
+from .views import vector, view
 
 
 # m * k * n up to which plain loops replace a BLAS call. With OpenBLAS called by symbol, its
@@ -24,35 +25,53 @@ from .views import transpose, view
 SMALL_PRODUCT = 64 if OPENBLAS else 4096
 
 
+# matmul's transposition flags. NumPy bools rather than literals, so that every caller shares one compiled
+# version per dtype: with the orientation in the operands' layouts (A.T is an F-ordered array), each
+# orientation compiled a version of its own, 1.1 s apiece of a first compile (3 versions: 3.4 s of a
+# 28 s first `python -m fastbp train`).
+AS_STORED, TRANSPOSED = np.bool_(False), np.bool_(True)
+
+
 @njit(**BORROWING_OPTIONS)
-def matmul(A, B, out):
-    """out = A @ B; A (m, k), B (k, n), out (m, n). Tiny products run as loops: a BLAS call costs more."""
-    m, k = A.shape
-    n = B.shape[1]
+def matmul(A, B, out, a_transposed, b_transposed):
+    """out = op(A) @ op(B), op(X) = X.T if x_transposed else X; op(A) (m, k), op(B) (k, n), out (m, n).
+
+    A, B and out are C-contiguous; pass an F-ordered operand as its transpose (C-ordered) with the flag set.
+    Tiny products run as loops: a BLAS call costs more.
+    """
+    m, n = out.shape
+    k = A.shape[0] if a_transposed else A.shape[1]
     if m * k * n > SMALL_PRODUCT:
-        gemm(A, B, out)
+        # Fortran computes out^T (n, m) = op(B)^T op(A)^T, which is out in row-major order; a stored row-major
+        # matrix is its transpose to Fortran, with its row length as leading dimension.
+        gemm_at(TRANSPOSE if b_transposed else NO_TRANSPOSE, TRANSPOSE if a_transposed else NO_TRANSPOSE, n, m, k,
+                B, 0, max(B.shape[1], 1), A, 0, max(A.shape[1], 1), out, 0, max(n, 1))
         return
+    # Element (i, p) of op(A) is A's flat element i * a_row + p * a_col; (p, j) of op(B) is p * b_row + j * b_col.
+    a_row, a_col = (1, m) if a_transposed else (k, 1)
+    b_row, b_col = (1, k) if b_transposed else (n, 1)
+    a_flat, b_flat = vector(A, 0, A.size), vector(B, 0, B.size)
     for i in range(m):
         if k == 0:
             for j in range(n):
                 out[i, j] = 0.0
             continue
-        a = A[i, 0]
+        a = a_flat[i * a_row]
         # The first product assigned, not added to zeros: the same bits, one pass fewer. Measured while
         # products of up to 4096 multiply-adds were loops: the digits net's 64x1 by 1x32 weight gradient
         # took 0.16 us per call against 0.36 us, its epoch at batch 1 (one core) 4.0 ms against 4.7 ms.
         for j in range(n):
-            out[i, j] = a * B[0, j]
+            out[i, j] = a * b_flat[j * b_col]
         for p in range(1, k):
-            a = A[i, p]
+            a = a_flat[i * a_row + p * a_col]
             for j in range(n):
-                out[i, j] += a * B[p, j]
+                out[i, j] += a * b_flat[p * b_row + j * b_col]
 
 
 @njit(**BORROWING_OPTIONS)
 def dense_forward(A_prev, W, b, code, out):
     """out = f(A_prev @ W + b); A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out)."""
-    matmul(A_prev, W, out)
+    matmul(A_prev, W, out, AS_STORED, AS_STORED)
     m, n = out.shape
     for i in range(m):
         for j in range(n):
@@ -63,7 +82,7 @@ def dense_forward(A_prev, W, b, code, out):
 @njit(**BORROWING_OPTIONS)
 def hidden_delta(delta, W, A_prev, code, out):
     """out = (delta @ W.T) * f'(A_prev); delta (m, fan_out), W (fan_in, fan_out), A_prev/out (m, fan_in)."""
-    matmul(delta, transpose(W), out)
+    matmul(delta, W, out, AS_STORED, TRANSPOSED)
     scale_by_derivative(out, A_prev, code)
 
 
@@ -73,7 +92,7 @@ def weight_gradient(A_prev, delta, W, l2_over_m, dW, db):
 
     A_prev (m, fan_in), delta (m, fan_out), W/dW (fan_in, fan_out), db (fan_out,).
     """
-    matmul(transpose(A_prev), delta, dW)
+    matmul(A_prev, delta, dW, TRANSPOSED, AS_STORED)
     m, n = delta.shape
     for j in range(n):
         db[j] = 0.0

@@ -7,9 +7,9 @@ step makes dozens of views; profiled with perf, those atomics were half of an XO
 make. They do not keep their buffer alive: use them only within the compiled call that
 received the buffer, as every kernel here does.
 
-``view``, ``vector`` and ``transpose`` are intrinsics, emitted inline where they are called: as compiled
-functions they were 7 compile units per dtype (one per argument-type combination), about
-0.5 s of every first compile.
+``view`` and ``vector`` are intrinsics, emitted inline where they are called: as compiled
+functions they (and a transposed view) were 7 compile units per dtype (one per argument-type
+combination), about 0.5 s of every first compile.
 """
 from numba import errors, types
 from numba.core import cgutils
@@ -53,22 +53,3 @@ def vector(typingctx, buffer, offset, n):
     """(n,) view of a C-contiguous ``buffer`` from flat element ``offset``."""
     _c_contiguous_buffer(buffer, offset, n)
     return types.Array(buffer.dtype, 1, "C")(buffer, offset, n), _view_codegen
-
-
-@intrinsic
-def transpose(typingctx, A):
-    """A.T of a 2-D array as a view without reference count: shape and strides reversed (C becomes F)."""
-    if not isinstance(A, types.Array) or A.ndim != 2:
-        raise errors.TypingError(f"transpose needs a 2-D array, got {A}")
-    layout = {"C": "F", "F": "C"}.get(A.layout, "A")
-    result_type = types.Array(A.dtype, 2, layout)
-
-    def codegen(context, builder, sig, args):
-        array = context.make_array(sig.args[0])(context, builder, args[0])
-        shape = cgutils.unpack_tuple(builder, array.shape, 2)[::-1]
-        strides = cgutils.unpack_tuple(builder, array.strides, 2)[::-1]
-        result = context.make_array(result_type)(context, builder)
-        populate_array(result, data=array.data, shape=cgutils.pack_array(builder, shape),
-                       strides=cgutils.pack_array(builder, strides), itemsize=array.itemsize, meminfo=None)
-        return result._getvalue()
-    return result_type(A), codegen

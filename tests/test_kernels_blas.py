@@ -12,46 +12,52 @@ from numba import cfunc
 from numba.np.numpy_support import from_dtype
 from threadpoolctl import threadpool_info
 
-from fastbp.kernels import blas
+from fastbp.kernels import blas, dense
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
-LAYOUTS = ["C", "F", "row-slice"]  # row-slice: rows longer than the matrix (leading dimension > width)
 
 
-def operand(rng, shape, layout, dtype):
-    """A (shape) matrix in the given memory layout, with the same values whatever the layout."""
-    values = rng.normal(size=shape).astype(dtype)
-    if layout == "C":
-        return values
-    if layout == "F":
-        return np.asfortranarray(values)
-    padded = np.zeros((shape[0], shape[1] + 3), dtype)
-    padded[:, :shape[1]] = values
-    return padded[:, :shape[1]]
+def stored(rng, shape, transposed, pad, dtype):
+    """(op, buffer, ld): an operand op of the given shape, and the row-major buffer holding it (or its transpose,
+    when ``transposed``) with ``pad`` unused elements after each row, so ld, the leading dimension, is the
+    buffer's row length."""
+    op = rng.normal(size=shape).astype(dtype)
+    rows = op.T if transposed else op
+    buffer = np.full((rows.shape[0], rows.shape[1] + pad), np.nan, dtype)
+    buffer[:, :rows.shape[1]] = rows
+    return op, buffer, buffer.shape[1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("layout_A", LAYOUTS)
-@pytest.mark.parametrize("layout_B", LAYOUTS)
+@pytest.mark.parametrize("transposed_A", [False, True])
+@pytest.mark.parametrize("transposed_B", [False, True])
+@pytest.mark.parametrize("pad", [0, 3])  # 3: rows longer than the matrix, as the blocks of dense_parallel
 @pytest.mark.parametrize("m,k,n", [(209, 300, 20), (1, 7, 5), (6, 1, 4), (5, 8, 1), (1, 1, 1)])
-def test_gemm_matches_numpy_for_every_layout(m, k, n, layout_A, layout_B, dtype, rng):
-    A, B = operand(rng, (m, k), layout_A, dtype), operand(rng, (k, n), layout_B, dtype)
-    out = np.full((m, n), np.nan, dtype)
-    blas.gemm(A, B, out)
-    expected = A.astype(np.float64) @ B.astype(np.float64)
-    np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
+def test_gemm_at_matches_numpy_for_every_orientation_and_leading_dimension(m, k, n, transposed_A, transposed_B,
+                                                                            pad, dtype, rng):
+    op_A, A, lda = stored(rng, (m, k), transposed_A, pad, dtype)
+    op_B, B, ldb = stored(rng, (k, n), transposed_B, pad, dtype)
+    out = np.full((m, n + pad), np.nan, dtype)
+    # To Fortran a row-major buffer is its transpose: out^T (n, m) = op(B)^T op(A)^T.
+    flag = {False: blas.NO_TRANSPOSE, True: blas.TRANSPOSE}
+    blas.gemm_at(flag[transposed_B], flag[transposed_A], n, m, k, B, 0, ldb, A, 0, lda, out, 0, n + pad)
+    expected = op_A.astype(np.float64) @ op_B.astype(np.float64)
+    np.testing.assert_allclose(out[:, :n], expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
+    assert np.isnan(out[:, n:]).all()  # the padding belongs to someone else
 
 
 @settings(max_examples=40, deadline=None)
 @given(m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40),
        transposed_A=st.booleans(), transposed_B=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_gemm_property_against_numpy(m, k, n, transposed_A, transposed_B, seed):
+def test_matmul_property_against_numpy(m, k, n, transposed_A, transposed_B, seed):
+    # Products up to dense.SMALL_PRODUCT multiply-adds are loops, the others BLAS calls: both, every orientation.
     rng = np.random.default_rng(seed)
-    A = rng.normal(size=(k, m)).T if transposed_A else rng.normal(size=(m, k))
-    B = rng.normal(size=(n, k)).T if transposed_B else rng.normal(size=(k, n))
+    op_A, A, _ = stored(rng, (m, k), transposed_A, 0, np.float64)
+    op_B, B, _ = stored(rng, (k, n), transposed_B, 0, np.float64)
     out = np.empty((m, n))
-    blas.gemm(A, B, out)
-    np.testing.assert_allclose(out, A @ B, rtol=1e-12, atol=1e-12 * k)
+    flag = {False: dense.AS_STORED, True: dense.TRANSPOSED}
+    dense.matmul(A, B, out, flag[transposed_A], flag[transposed_B])
+    np.testing.assert_allclose(out, op_A @ op_B, rtol=1e-12, atol=1e-12 * k)
 
 
 def test_bound_to_numpys_openblas_when_numpy_has_one():
@@ -121,7 +127,7 @@ def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
                 pass
 
         threadpoolctl.ThreadpoolController = NoLibraries
-        from fastbp.kernels import blas
+        from fastbp.kernels import blas, dense
         from fastbp.kernels.dense import weight_gradient
 
         rng = np.random.default_rng(0)
@@ -130,12 +136,12 @@ def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
         weight_gradient(A, delta, W, 0.0, dW, db)
         np.testing.assert_allclose(dW, A.T @ delta, rtol=1e-12, atol=1e-12)
         # Tiny products are plain loops with the fallbacks, the first term assigned.
-        from fastbp.kernels.dense import SMALL_PRODUCT, matmul
+        from fastbp.kernels.dense import AS_STORED, SMALL_PRODUCT, TRANSPOSED, matmul
         assert not blas.OPENBLAS and SMALL_PRODUCT > 0
         for m, k, n in ((1, 2, 3), (5, 3, 7), (4, 0, 3), (64, 1, 32)):
-            a, b, out = rng.normal(size=(k, m)).T, rng.normal(size=(k, n)), np.full((m, n), np.nan)
-            matmul(a, b, out)
-            np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+            a, b, out = rng.normal(size=(k, m)), rng.normal(size=(k, n)), np.full((m, n), np.nan)
+            matmul(a, b, out, TRANSPOSED, AS_STORED)
+            np.testing.assert_allclose(out, a.T @ b, rtol=1e-12, atol=1e-12)
         # Blocks pass leading dimensions and offsets (fastbp.kernels.dense_parallel): rows, columns, dW, delta.
         from fastbp.kernels import dense_parallel, optimizers
         for rows in (64, 8):  # 64 >= 30 splits the output's rows, 8 < 30 its columns

@@ -3,7 +3,7 @@ import pytest
 
 import reference
 from fastbp.kernels import activations as K
-from fastbp.kernels.dense import dense_forward, hidden_delta, matmul, weight_gradient
+from fastbp.kernels.dense import AS_STORED, TRANSPOSED, dense_forward, hidden_delta, matmul, weight_gradient
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
@@ -110,8 +110,10 @@ def test_backward_update_without_update_keeps_gradients_with_l2(dtype, rng):
 def test_matmul_equals_numpy_from_empty_to_blas_sizes(m, k, n, transposed, dtype, rng):
     # Empty products are loops everywhere; the others are BLAS calls (loops for the tiny ones with the np.dot
     # fallbacks, tested in test_kernels_blas).
-    A = rng.normal(size=(k, m)).astype(dtype).T if transposed else rng.normal(size=(m, k)).astype(dtype)
-    B = rng.normal(size=(k, n)).astype(dtype)
+    A = rng.normal(size=(k, m)).astype(dtype) if transposed else rng.normal(size=(m, k)).astype(dtype)
+    B = rng.normal(size=(n, k)).astype(dtype) if transposed else rng.normal(size=(k, n)).astype(dtype)
     out = np.full((m, n), np.nan, dtype)
-    matmul(A, B, out)
-    np.testing.assert_allclose(out, A.astype(np.float64) @ B, rtol=TOL[dtype], atol=TOL[dtype])
+    flag = TRANSPOSED if transposed else AS_STORED
+    matmul(A, B, out, flag, flag)
+    op_A, op_B = (A.T, B.T) if transposed else (A, B)
+    np.testing.assert_allclose(out, op_A.astype(np.float64) @ op_B, rtol=TOL[dtype], atol=TOL[dtype])

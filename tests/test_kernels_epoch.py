@@ -62,7 +62,7 @@ kernels = {{'dense_forward': dense.dense_forward, 'dense_forward_rows': fused.de
            'dense_forward_parallel': dense_parallel.dense_forward_parallel,
            'weighted_output_delta': losses.weighted_output_delta}}
 print(sorted(name for name, kernel in kernels.items() if kernel.signatures))
-print(len(optimizers.update_row.signatures))
+print(len(optimizers.update_row.signatures), len(dense.matmul.signatures))
 """
 
 
@@ -77,6 +77,9 @@ def test_each_training_kernel_compiles_only_its_own_path(tmp_path, layers, compi
     result = subprocess.run([sys.executable, "-c", PATH_SCRIPT.format(layers=layers)], env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    kernel_names, update_row_versions = result.stdout.split("\n")[-3:-1]
+    kernel_names, versions = result.stdout.split("\n")[-3:-1]
+    update_row_versions, matmul_versions = map(int, versions.split())
     assert kernel_names == str(compiled)
-    assert update_row_versions == "1"  # its callers all pass the same argument types (optimizers.FIRST_ROW)
+    assert update_row_versions == 1  # its callers all pass the same argument types (optimizers.FIRST_ROW)
+    # One for every orientation (dense.AS_STORED/TRANSPOSED); the row loops make no BLAS-path product.
+    assert matmul_versions == (0 if "dense_forward_rows" in compiled else 1)
