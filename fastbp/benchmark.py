@@ -2,7 +2,8 @@
 
 Each row times the same work for fastbp and for each peer that is installed (the
 seeds' NumPy code, PyTorch, scikit-learn, JAX), best of a few repeats after a warm-up,
-and reports peer time / fastbp time next to the target of the performance issue.
+the repeats of fastbp and its peers interleaved (``best_times``), and reports peer time /
+fastbp time next to the target of the performance issue.
 """
 import contextlib
 import io
@@ -33,6 +34,26 @@ def best_time(function, repeats=3):
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_times(runs, repeats):
+    """{name: minimum wall-clock seconds} of each function of ``runs`` ({name: function}): one warm-up call
+    each, then rounds of one call of every function that has not had its ``repeats`` ({name: count}) yet.
+
+    Round by round rather than one function's calls after another's: this shared machine's speed drifts by up
+    to 2x within minutes, so consecutive blocks of calls measured the drift between the blocks as much as the
+    code (the same digits batch-1 epoch read 5.8, 12.8 and 6.2 ms in three runs of one day).
+    """
+    for function in runs.values():
+        function()
+    seconds = {name: [] for name in runs}
+    for round_ in range(max(repeats.values(), default=0)):
+        for name, function in runs.items():
+            if round_ < repeats[name]:
+                start = time.perf_counter()
+                function()
+                seconds[name].append(time.perf_counter() - start)
+    return {name: min(times) for name, times in seconds.items()}
 
 
 def _optional(name):
@@ -81,12 +102,12 @@ def _torch_epoch(torch, model, optimizer, criterion, X, y, batch_size):
         optimizer.step()
 
 
-def _jax_epoch(jax, X, y, layers, hidden, output, batch_size, lr, momentum, repeats, shuffle=True):
-    """Best seconds of one jitted JAX epoch (compiled first, compile time printed once per shape)."""
+def _jax_epoch(jax, X, y, layers, hidden, output, batch_size, lr, momentum, shuffle=True):
+    """A function running one jitted JAX epoch (compiled here, its compile time printed)."""
     run, compile_seconds = jax_peer.epoch_runner(jax, X, y, layers, hidden, output, batch_size, lr, momentum,
                                                  shuffle)
     print(f"{'':<48} {'(jax compile)':<22} {compile_seconds * 1e3:>11.2f} ms", flush=True)
-    return best_time(run, repeats)
+    return run
 
 
 def mnist_row(table, torch, jax, n_samples, batch_size=64, repeats=2, label=None):
@@ -95,24 +116,26 @@ def mnist_row(table, torch, jax, n_samples, batch_size=64, repeats=2, label=None
     X = rng.normal(size=(n_samples, 784)).astype(np.float32)
     y = rng.integers(0, 10, n_samples)
     net = Network([784, 512, 256, 10], seed=0)
-    fit = lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0)  # noqa: E731
-    fastbp_seconds = best_time(fit, repeats)
-    peers = {}
+    runs = {"fastbp": lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0)}
+    counts = {"fastbp": repeats}
     if label is None:
         Ws = [w.copy() for w in net.weights]
         bs = [b.copy() for b in net.biases]
-        peers["numpy mini-batch loop"] = best_time(
-            lambda: numpy_peers.minibatch_epoch(X, y, Ws, bs, 0.01, batch_size, rng), 1)
-        peers["GEMM bound (sgemm peak)"] = _gemm_bound(n_samples)
+        runs["numpy mini-batch loop"] = lambda: numpy_peers.minibatch_epoch(X, y, Ws, bs, 0.01, batch_size, rng)
+        counts["numpy mini-batch loop"] = 1
     if torch is not None:
         model = _torch_mlp(torch, [784, 512, 256, 10], "relu", "softmax", torch.float32)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-        peers["pytorch"] = best_time(lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(),
-                                                          Xt, yt, batch_size), repeats)
+        runs["pytorch"] = lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(), Xt, yt, batch_size)
+        counts["pytorch"] = repeats
     if jax is not None:
-        peers["jax"] = _jax_epoch(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size, 0.01, 0.5,
-                                  repeats)
+        runs["jax"] = _jax_epoch(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size, 0.01, 0.5)
+        counts["jax"] = repeats
+    peers = best_times(runs, counts)
+    fastbp_seconds = peers.pop("fastbp")
+    if label is None:
+        peers["GEMM bound (sgemm peak)"] = _gemm_bound(n_samples)
     work = label or f"784-512-256-10 f32 batch {batch_size}, epoch of {n_samples}"
     target = {"pytorch": ">= 2.0x" if label is None else ">= 1.0x",
               "jax": ">= 1.25x" if batch_size == 1 else ">= 1.05x",
@@ -180,9 +203,10 @@ def loaded_rows(jax, n_samples):
         if jax is not None:
             runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size,
                                                    0.01, 0.5)
-        idle = {name: best_time(run, 3) for name, run in runs.items()}
+        counts = dict.fromkeys(runs, 3)
+        idle = best_times(runs, counts)
         with busy_process():
-            loaded = {name: best_time(run, 3) for name, run in runs.items()}
+            loaded = best_times(runs, counts)
         slowdown = {name: loaded[name] / idle[name] for name in runs}
         target = "<= 2.0x" + (f" and <= jax's {slowdown['jax']:.2f}x" if jax is not None else "")
         for name in runs:
@@ -198,6 +222,14 @@ def _gemm_bound(n_samples):
     peak = 2 * 2048 ** 3 / seconds
     flops = 6 * n_samples * (784 * 512 + 512 * 256 + 256 * 10)
     return flops / peak
+
+
+def _steps(step, count=10):
+    """A function calling ``step`` ``count`` times."""
+    def steps():
+        for _ in range(count):
+            step()
+    return steps
 
 
 def cat_row(table, torch, jax):
@@ -217,8 +249,11 @@ def cat_row(table, torch, jax):
     Xr, yr = np.ascontiguousarray(X.T), Y.ravel()
     # Per step inside a fit of 10 full-batch steps: validation and set-up are paid once per fit.
     net_steps = lambda: net.fit(Xr, yr, epochs=10, batch_size=209, lr=0.0075, shuffle=False, verbose=0)  # noqa
-    fastbp_seconds = best_time(net_steps, 3) / 10
-    peers = {"numpy (seed 002 funcs)": best_time(lambda: numpy_peers.l_layer_step(X, Y, numpy_params, 0.0075), 10)}
+    # Every side times 10 consecutive steps, like the fit: with the sides interleaved, a single step would start
+    # with the 20 MB X evicted by the other side's run, which a training loop does not see.
+    runs = {"fastbp": net_steps, "compat": _steps(compat_step),
+            "numpy (seed 002 funcs)": _steps(lambda: numpy_peers.l_layer_step(X, Y, numpy_params, 0.0075))}
+    counts = {"fastbp": 3, "compat": 5, "numpy (seed 002 funcs)": 5}
     if torch is not None:
         model = _torch_mlp(torch, dims, "relu", "sigmoid", torch.float64)
         opt = torch.optim.SGD(model.parameters(), lr=0.0075)
@@ -229,16 +264,20 @@ def cat_row(table, torch, jax):
             opt.zero_grad()
             loss(model(Xt), yt).backward()
             opt.step()
-        peers["pytorch"] = best_time(torch_step, 10)
-    if jax is not None:
-        with jax.enable_x64(True):  # the whole timing inside: JAX makes float64 arrays only while it is on
+        runs["pytorch"], counts["pytorch"] = _steps(torch_step), 5
+    # JAX makes float64 arrays only while x64 is on: its compile and every timed call inside.
+    with jax.enable_x64(True) if jax is not None else contextlib.nullcontext():
+        if jax is not None:
             # Full-batch steps without shuffling, like fastbp's shuffle=False steps above: a shuffle
             # would make JAX gather the 20 MB X every step.
-            peers["jax"] = _jax_epoch(jax, Xr, yr[:, None], dims, "relu", "sigmoid", 209, 0.0075, 0.0, 10,
-                                      shuffle=False)
+            runs["jax"] = _steps(_jax_epoch(jax, Xr, yr[:, None], dims, "relu", "sigmoid", 209, 0.0075, 0.0,
+                                            shuffle=False))
+            counts["jax"] = 5
+        peers = {name: seconds / 10 for name, seconds in best_times(runs, counts).items()}
+    fastbp_seconds, compat_seconds = peers.pop("fastbp"), peers.pop("compat")
     table.add("cat [12288,20,7,5,1] f64 m=209, Network per step", fastbp_seconds, peers,
               {"pytorch": ">= 2.0x", "jax": ">= 1.5x"})
-    table.add("cat, compat forward+backward+update", best_time(compat_step, 10),
+    table.add("cat, compat forward+backward+update", compat_seconds,
               {"numpy (seed 002 funcs)": peers["numpy (seed 002 funcs)"]}, ">= 2.0x")
 
 
@@ -246,23 +285,25 @@ def digits_row(table, torch, sklearn, jax, batch_size):
     """digits 64-32-10 sigmoid/softmax, one epoch of 1797 samples at the given batch size."""
     X, y = load_digits()
     net = Network([64, 32, 10], activation="sigmoid", seed=0)
-    fastbp_seconds = best_time(lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.1, verbose=0), 5)
-    peers = {}
+    runs = {"fastbp": lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.1, verbose=0)}
+    counts = {"fastbp": 5}
     if sklearn is not None:
         from sklearn.neural_network import MLPClassifier
         clf = MLPClassifier(hidden_layer_sizes=(32,), activation="logistic", solver="sgd", batch_size=batch_size,
                             learning_rate_init=0.1, momentum=0.0, max_iter=1, alpha=0.0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            peers["scikit-learn"] = best_time(lambda: clf.fit(X, y), 2)
+        runs["scikit-learn"], counts["scikit-learn"] = lambda: clf.fit(X, y), 2
     if torch is not None:
         model = _torch_mlp(torch, [64, 32, 10], "sigmoid", "softmax", torch.float32)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-        peers["pytorch"] = best_time(lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(),
-                                                          Xt, yt, batch_size), 2)
+        runs["pytorch"] = lambda: _torch_epoch(torch, model, opt, torch.nn.CrossEntropyLoss(), Xt, yt, batch_size)
+        counts["pytorch"] = 2
     if jax is not None:
-        peers["jax"] = _jax_epoch(jax, X, y, [64, 32, 10], "sigmoid", "softmax", batch_size, 0.1, 0.0, 5)
+        runs["jax"], counts["jax"] = _jax_epoch(jax, X, y, [64, 32, 10], "sigmoid", "softmax", batch_size, 0.1, 0.0), 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's one iteration: not converged
+        peers = best_times(runs, counts)
+    fastbp_seconds = peers.pop("fastbp")
     target = {"scikit-learn": ">= 40x" if batch_size == 1 else ">= 5x",
               "pytorch": "" if batch_size == 1 else ">= 15x", "jax": ">= 2x"}
     table.add(f"digits 64-32-10 batch {batch_size}, epoch", fastbp_seconds, peers, target)
@@ -274,11 +315,11 @@ def tabular_row(table, jax, layers, batch_size, n_samples=200_000):
     X = rng.normal(size=(n_samples, layers[0])).astype(np.float32)
     y = rng.integers(0, layers[-1], n_samples)
     net = Network(layers, seed=0)
-    fastbp_seconds = best_time(lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5,
-                                               verbose=0), 2)
-    peers = {}
+    runs = {"fastbp": lambda: net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, momentum=0.5, verbose=0)}
     if jax is not None:
-        peers["jax"] = _jax_epoch(jax, X, y, layers, "relu", "softmax", batch_size, 0.01, 0.5, 2)
+        runs["jax"] = _jax_epoch(jax, X, y, layers, "relu", "softmax", batch_size, 0.01, 0.5)
+    peers = best_times(runs, dict.fromkeys(runs, 2))
+    fastbp_seconds = peers.pop("fastbp")
     table.add(f"tabular {n_samples}x{layers[0]} {'-'.join(map(str, layers))} batch {batch_size}", fastbp_seconds,
               peers, {"jax": ">= 1.3x"})
 
@@ -290,8 +331,9 @@ def xor_row(table):
     # More repeats than other rows: a 2 ms run is easily hit by the shared machine's noise (one run
     # measured 2.8 ms against the usual 2.0-2.1 ms), and the minimum needs enough draws on both sides.
     with contextlib.redirect_stdout(io.StringIO()):
-        fastbp_seconds = best_time(lambda: compat.MLP().train(x, y, 1000, 0.1), 20)
-        numpy_seconds = best_time(lambda: numpy_peers.MLP().train(x, y, 1000, 0.1), 5)
+        seconds = best_times({"fastbp": lambda: compat.MLP().train(x, y, 1000, 0.1),
+                              "numpy": lambda: numpy_peers.MLP().train(x, y, 1000, 0.1)}, {"fastbp": 20, "numpy": 5})
+    fastbp_seconds, numpy_seconds = seconds["fastbp"], seconds["numpy"]
     table.add("XOR 2-3-1, 1000 epochs x 4, compat MLP.train", fastbp_seconds,
               {"numpy (seed 001 MLP)": numpy_seconds}, ">= 50x (issue 3: >= 20x)")
 
@@ -359,9 +401,10 @@ def sklearn_rows(table, sklearn, quick=False):
             warnings.simplefilter("ignore")
             # Best of 3 and of 2: on the shared machine one scikit-learn fit of the same work measured
             # anywhere from 5.0 to 8.1 s, so a single draw on either side decides too much.
-            fastbp_seconds = best_time(lambda: drop_in.MLPClassifier(**params).fit(X_, y_), 3)
-            sklearn_seconds = best_time(lambda: upstream.MLPClassifier(**params).fit(X_, y_), 2)
-        table.add(f"MLPClassifier {work}", fastbp_seconds, {"scikit-learn": sklearn_seconds}, target)
+            seconds = best_times({"fastbp": lambda: drop_in.MLPClassifier(**params).fit(X_, y_),
+                                  "scikit-learn": lambda: upstream.MLPClassifier(**params).fit(X_, y_)},
+                                 {"fastbp": 3, "scikit-learn": 2})
+        table.add(f"MLPClassifier {work}", seconds.pop("fastbp"), seconds, target)
 
 
 # Every compiled entry point fastbp, fastbp.compat and (when scikit-learn is installed) fastbp.sklearn call, for

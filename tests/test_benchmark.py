@@ -56,3 +56,19 @@ def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes():
         expected.append("train_epochs_blocks")
     for name in expected:
         assert reached[name] == "['float32', 'float64']", name
+
+
+def test_best_times_interleaves_the_sides_round_by_round_after_one_warm_up_each():
+    """A drift of the machine's speed must hit fastbp and its peers alike: their calls alternate."""
+    calls = []
+    runs = {name: (lambda name=name: calls.append(name)) for name in ("fastbp", "peer")}
+    seconds = benchmark.best_times(runs, {"fastbp": 3, "peer": 2})
+    assert calls == ["fastbp", "peer"] + ["fastbp", "peer"] * 2 + ["fastbp"]
+    assert set(seconds) == {"fastbp", "peer"} and all(value >= 0 for value in seconds.values())
+
+
+def test_best_times_keeps_each_sides_fastest_call(monkeypatch):
+    clock = iter([0.0, 5.0, 5.0, 6.0, 6.0, 9.0, 9.0, 9.5])  # fastbp 5 then 3, peer 1 then 0.5
+    monkeypatch.setattr(benchmark.time, "perf_counter", lambda: next(clock))
+    seconds = benchmark.best_times({"fastbp": lambda: None, "peer": lambda: None}, {"fastbp": 2, "peer": 2})
+    assert seconds == {"fastbp": 3.0, "peer": 0.5}
