@@ -6,8 +6,8 @@ than the loop. So each kernel here makes one pass over W:
 
 - ``dense_forward_rows``: Z = A_prev @ W + b as axpys over the rows of W, each row read
   once for all m samples, then the activation;
-- ``backward_update_rows``: for each row i of W, first the hidden delta's column i
-  (delta @ W[i] times f'(A_prev[:, i]), with W before the update), then the gradient row
+- ``backward_update_rows``: for each row i of W (in groups of ``ROW_GROUP``), first the hidden delta's
+  column i (delta @ W[i] times f'(A_prev[:, i]), with W before the update), then the gradient row
   dW[i] = A_prev[:, i] @ delta; then the optimizer update (with the L2 term l2/m W[i] folded
   in) of each block of rows while it is in cache, or, with one sample, of each row as its
   gradient row is formed, without dW at all. W and the optimizer state come from memory once
@@ -42,7 +42,11 @@ from .views import view
 # 279-411 vs 325-326), batch 16 166-194 ms vs 177-185 ms (a draw: BLAS keeps it). Smaller
 # networks (digits 64-32-10) keep the plain loops and one flat update: their rows are too short
 # for per-layer passes to pay (10.1-10.7 ms against 8.0-8.2 ms per digits epoch at batch 1).
-FUSED_MAX_ROWS = 8
+# Against the blocks path (.dense_parallel, which later replaced the BLAS-only code there), on a 2-vCPU
+# Skylake-SP, the same epochs alternated in one process, best and worst of 4 (ms): batch 6 496-646 and
+# 526-565 against 609-656 and 564-616, batch 7 463-530 against 567-589, batch 8 474-519 and 517-601
+# against 399-421 and 390-516. So batch 8 goes to the blocks.
+FUSED_MAX_ROWS = 7
 LARGE_LAYER = 1 << 15
 # Large layers run their backward pass in this many row blocks on the thread pool (when it has
 # more than one thread); smaller ones in the calling thread, where a launch costs more than it saves.
@@ -71,10 +75,18 @@ ROW_UPDATE_COLUMNS = 64
 POOL_PRODUCT_BATCHES = 3 << 18
 
 
+# The hidden delta's columns are computed for this many rows of W at a time (see ``_update_block``, whose loop
+# is written for 4); block edges fall on multiples of it, so a column is computed the same way whatever the
+# number of blocks.
+ROW_GROUP = 4
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def _block(block, n_blocks, length):
-    """[start, stop) of block ``block`` of n_blocks over range(length)."""
-    return block * length // n_blocks, (block + 1) * length // n_blocks
+    """[start, stop) of block ``block`` of n_blocks over range(length), edges on multiples of ROW_GROUP."""
+    groups = (length + ROW_GROUP - 1) // ROW_GROUP
+    return (min(length, block * groups // n_blocks * ROW_GROUP),
+            min(length, (block + 1) * groups // n_blocks * ROW_GROUP))
 
 
 @njit(**BORROWING_OPTIONS)
@@ -113,35 +125,60 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
     """Block ``block`` of the rows of W: hidden-delta columns, then the gradient rows and their update.
 
     With one sample and rows of at least ROW_UPDATE_COLUMNS weights, each row is updated right after
-    its hidden-delta column, the update forming the gradient row A_prev[0, i] * delta[0] itself: dW is
-    not touched. Otherwise the gradient rows are written to dW and one update runs over the block as one
-    flat run, re-reading them from cache (with the optimizer's branches inside the row loop, LLVM kept
-    the row loops scalar: 64x32 float32, 7.3 us per layer step against 1.8 us).
+    its hidden-delta column (computed for ROW_GROUP rows at a time), the update forming the gradient row
+    A_prev[0, i] * delta[0] itself: dW is not touched. Otherwise the gradient rows are written to dW and
+    one update runs over the block as one flat run, re-reading them from cache (with the optimizer's
+    branches inside the row loop, LLVM kept the row loops scalar: 64x32 float32, 7.3 us per layer step
+    against 1.8 us).
     """
     m, fan_in = A_prev.shape
     n = W.shape[1]
     want_delta_prev = delta_prev.shape[0] == m
     by_row = m == 1 and n >= ROW_UPDATE_COLUMNS
+    zero = W.dtype.type(0)
     sum_sq = 0.0
     start, stop = _block(block, n_blocks, fan_in)
-    for i in range(start, stop):
-        if want_delta_prev:
+    i = start
+    while i < stop:
+        # Hidden-delta columns for ROW_GROUP (4) rows of W at a time: four independent dot products per pass
+        # over a row of delta, summed in W's dtype. One float64 sum per column, as before, made each dot one
+        # chain of converted adds: delta_prev of a 512x256 float32 layer took 227 us at m = 4 and 60 us at
+        # m = 1, against 63 and 21 us now (float64: 189 and 65 against 97 and 53 us; best of 20 x 20, one core).
+        # Groups start on multiples of ROW_GROUP (the block edges do), so only the last fan_in % ROW_GROUP rows
+        # of W take the single-column loop, and a column's sum is the same on any number of blocks.
+        rows = ROW_GROUP if i + ROW_GROUP <= stop else 1
+        if want_delta_prev and rows == ROW_GROUP:
             for r in range(m):
-                s = 0.0
+                s0 = s1 = s2 = s3 = zero
+                for j in range(n):
+                    d = delta[r, j]
+                    s0 += d * W[i, j]
+                    s1 += d * W[i + 1, j]
+                    s2 += d * W[i + 2, j]
+                    s3 += d * W[i + 3, j]
+                delta_prev[r, i] = s0 * derivative(A_prev[r, i], code_prev)
+                delta_prev[r, i + 1] = s1 * derivative(A_prev[r, i + 1], code_prev)
+                delta_prev[r, i + 2] = s2 * derivative(A_prev[r, i + 2], code_prev)
+                delta_prev[r, i + 3] = s3 * derivative(A_prev[r, i + 3], code_prev)
+        elif want_delta_prev:
+            for r in range(m):
+                s = zero
                 for j in range(n):
                     s += delta[r, j] * W[i, j]
                 delta_prev[r, i] = s * derivative(A_prev[r, i], code_prev)
-        if by_row:
-            sum_sq += update_row(optimizer, coeffs, W, state1, state2, i, delta, 0, np.float64(A_prev[0, i]),
-                                 l2_over_m)
-            continue
-        a = A_prev[0, i]
-        for j in range(n):
-            dW[i, j] = a * delta[0, j]
-        for r in range(1, m):
-            a = A_prev[r, i]
+        for row in range(i, i + rows):
+            if by_row:
+                sum_sq += update_row(optimizer, coeffs, W, state1, state2, row, delta, 0, np.float64(A_prev[0, row]),
+                                     l2_over_m)
+                continue
+            a = A_prev[0, row]
             for j in range(n):
-                dW[i, j] += a * delta[r, j]
+                dW[row, j] = a * delta[0, j]
+            for r in range(1, m):
+                a = A_prev[r, row]
+                for j in range(n):
+                    dW[row, j] += a * delta[r, j]
+        i += rows
     if not by_row:
         length = (stop - start) * n
         sum_sq = update_row(optimizer, coeffs, view(W, start * n, 1, length), view(state1, start * n, 1, length),

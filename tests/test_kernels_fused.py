@@ -108,9 +108,11 @@ def test_the_thread_pool_takes_only_layers_above_its_limit(m, fan_in, fan_out, p
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_serial_and_thread_pool_blocks_give_the_same_bits(dtype, rng):
-    """Each weight's arithmetic does not depend on the blocks: parallel and serial results are identical."""
-    layer = make_layer(rng, 3, 600, 600, K.RELU)  # over the pool's limit: blocks on the pool
+@pytest.mark.parametrize("fan_in", [600, 603])
+def test_serial_and_thread_pool_blocks_give_the_same_bits(fan_in, dtype, rng):
+    """Each weight's arithmetic does not depend on the blocks: parallel and serial results are identical. 603
+    inputs leave a last, partial group of rows (fan_in % ROW_GROUP) for the hidden delta's single-column loop."""
+    layer = make_layer(rng, 3, fan_in, 600, K.RELU)  # over the pool's limit: blocks on the pool
     coeffs = coefficients(O.SGD, 1, 0.1, momentum=0.9)
     (serial, *serial_grads), (parallel, *parallel_grads) = (
         _run(layer, dtype, K.RELU, O.SGD, coeffs, 0.0, p)[:4] for p in (False, True))
