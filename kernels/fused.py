@@ -141,9 +141,9 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
     i = start
     while i < stop:
         # Hidden-delta columns for ROW_GROUP (4) rows of W at a time: four independent dot products per pass
-        # over a row of delta, summed in W's dtype. One float64 sum per column, as before, made each dot one
-        # chain of converted adds: delta_prev of a 512x256 float32 layer took 227 us at m = 4 and 60 us at
-        # m = 1, against 63 and 21 us now (float64: 189 and 65 against 97 and 53 us; best of 20 x 20, one core).
+        # over a row of delta, summed in W's dtype. The earlier loop, one float64 sum per column, made each dot
+        # one chain of converted adds: delta_prev of a 512x256 float32 layer took 227 us at m = 4 and 60 us at
+        # m = 1, against 63 and 21 us here (float64: 189 and 65 against 97 and 53 us; best of 20 x 20, one core).
         # Groups start on multiples of ROW_GROUP (the block edges do), so only the last fan_in % ROW_GROUP rows
         # of W take the single-column loop, and a column's sum is the same on any number of blocks.
         rows = ROW_GROUP if i + ROW_GROUP <= stop else 1
