@@ -26,14 +26,8 @@ from fastbp.network import Network
 
 
 def best_time(function, repeats=3):
-    """Minimum wall-clock seconds of ``repeats`` calls after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """Minimum wall-clock seconds of ``repeats`` calls after one warm-up call (``best_times`` of one function)."""
+    return best_times({"function": function}, {"function": repeats})["function"]
 
 
 def best_times(runs, repeats):
