@@ -10,7 +10,6 @@ import os
 import uuid
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from fastbp import threads
 from fastbp.model_selection import (FIT_KEYWORDS, NETWORK_KEYWORDS, H5Source, check_configurations, expand_grid,
@@ -212,6 +211,8 @@ def _client(distributed, client):
 
 def _run(distributed, client, data, configs, fixed, epochs, folds, validation_data, progress):
     """Submit one task per (configuration, fold); returns results[config][fold]."""
+    from tqdm.auto import tqdm  # 78 ms of import (asyncio, importlib.metadata) that ``import fastbp`` skips
+
     if not isinstance(data, H5Source):
         # The data travel to each worker once; hash=False gives this sweep its own key, so a
         # finished sweep releasing the same data cannot take it from a new one.

@@ -1,15 +1,16 @@
-"""The Network: parameters in one flat buffer, the public fit/predict/score API."""
+"""The Network: parameters in one flat buffer, the public fit/predict/score API.
+
+The methods that compute import :mod:`fastbp.training` (and with it Numba and the kernels) when first
+called: building, copying, saving or loading a network needs no compiler. ``import fastbp`` took 608-1094 ms
+with Numba loaded and 154-200 ms without (8 alternated fresh processes); a new process's first trained
+epoch took as long as before (1.19-1.79 s against 1.19-1.47 s), since it loads Numba either way.
+"""
 import numpy as np
 
 from fastbp import registry
-from fastbp.kernels import epoch as kernels
-from fastbp import threads
 from fastbp.schedules import learning_rates
 from fastbp.streaming import InMemoryData, StreamedData, is_h5_dataset
-from fastbp.training import allocate_work, batch_gradients, fit_network
 from fastbp.validation import check_bool, check_choice, check_features, check_float, check_int, check_targets
-
-PREDICT_CHUNK = 1024  # rows per compiled forward pass: bounds the workspace of predict/evaluate
 
 
 class Network:
@@ -138,12 +139,10 @@ class Network:
 
     def _evaluate(self, X, Y):
         """(mean loss, accuracy or None) of coerced X, Y; no L2 term."""
-        capacity = min(X.shape[0], PREDICT_CHUNK)
-        work = allocate_work(self.layers, capacity, self.dtype, gather=False)
-        with threads.blas_threads(None):
-            no_outputs = np.empty((0, Y.shape[1]), dtype=self.dtype)
-            total, correct = kernels.evaluate(X, Y, self._params, self._sizes, self._codes,
-                                              self._loss_code, capacity, work, no_outputs)
+        from fastbp import training
+
+        no_outputs = np.empty((0, Y.shape[1]), dtype=self.dtype)
+        total, correct = training.forward_pass(self, X, Y, no_outputs)
         accuracy = correct / X.shape[0] if self.is_classifier else None
         return total / X.shape[0], accuracy
 
@@ -277,7 +276,9 @@ class Network:
             data = StreamedData(self, X, y, chunk_size, settings["batch_size"], settings["shuffle"])
         else:
             data = InMemoryData(*self._data(X, y), settings["shuffle"])
-        self.history = fit_network(self, data, validation, settings)
+        from fastbp import training
+
+        self.history = training.fit_network(self, data, validation, settings)
         return self.history
 
     def predict_proba(self, X):
@@ -291,14 +292,12 @@ class Network:
         -------
         ndarray of shape (n_samples, n_out), the network's dtype
         """
+        from fastbp import training
+
         X = self._features(X)
         out = np.empty((X.shape[0], self.layers[-1]), dtype=self.dtype)
-        capacity = min(X.shape[0], PREDICT_CHUNK)
-        work = allocate_work(self.layers, capacity, self.dtype, gather=False)
-        with threads.blas_threads(None):
-            no_targets = np.empty((0, out.shape[1]), dtype=self.dtype)
-            kernels.evaluate(X, no_targets, self._params, self._sizes, self._codes, self._loss_code,
-                             capacity, work, out)
+        no_targets = np.empty((0, out.shape[1]), dtype=self.dtype)
+        training.forward_pass(self, X, no_targets, out)
         return out
 
     def predict(self, X):
@@ -349,9 +348,11 @@ class Network:
         (list of ndarray (fan_in, fan_out), list of ndarray (fan_out,))
             dW and db per layer, new arrays.
         """
+        from fastbp import training
+
         l2 = check_float(l2, "l2", 0, np.inf, high_open=True)
         X, Y = self._data(X, y)
-        return layer_views(batch_gradients(self, X, Y, l2), self.layers)
+        return layer_views(training.batch_gradients(self, X, Y, l2), self.layers)
 
     def save(self, path):
         """Write the network to an HDF5 model file, atomically; read it back with ``fastbp.load``.

@@ -1,26 +1,24 @@
 """Names users write, mapped to the integer codes the kernels take."""
-from fastbp.kernels import activations as act
-from fastbp.kernels import losses
-from fastbp.kernels import optimizers
+from fastbp.kernels import codes
 
 HIDDEN_ACTIVATIONS = {
-    "linear": act.LINEAR,
-    "relu": act.RELU,
-    "sigmoid": act.SIGMOID,
-    "tanh": act.TANH,
-    "leaky_relu": act.LEAKY_RELU,
+    "linear": codes.LINEAR,
+    "relu": codes.RELU,
+    "sigmoid": codes.SIGMOID,
+    "tanh": codes.TANH,
+    "leaky_relu": codes.LEAKY_RELU,
 }
 OUTPUT_ACTIVATIONS = {
-    "softmax": act.SOFTMAX,
-    "sigmoid": act.SIGMOID,
-    "linear": act.LINEAR,
-    "tanh": act.TANH,
-    "relu": act.RELU,
+    "softmax": codes.SOFTMAX,
+    "sigmoid": codes.SIGMOID,
+    "linear": codes.LINEAR,
+    "tanh": codes.TANH,
+    "relu": codes.RELU,
 }
 LOSSES = {
-    "cross_entropy": losses.CROSS_ENTROPY,
-    "binary_cross_entropy": losses.BINARY_CROSS_ENTROPY,
-    "mse": losses.MSE,
+    "cross_entropy": codes.CROSS_ENTROPY,
+    "binary_cross_entropy": codes.BINARY_CROSS_ENTROPY,
+    "mse": codes.MSE,
 }
 # The loss each output takes when none is named, and the losses each output allows:
 # cross-entropies are fused with their own output activation (computed from the logits).
@@ -32,6 +30,6 @@ ALLOWED_LOSSES = {
     "tanh": ("mse",),
     "relu": ("mse",),
 }
-OPTIMIZERS = {"sgd": optimizers.SGD, "adam": optimizers.ADAM}
+OPTIMIZERS = {"sgd": codes.SGD, "adam": codes.ADAM}
 INITS = ("he", "xavier", "normal", "scaled_normal")
 CLASSIFIER_LOSSES = ("cross_entropy", "binary_cross_entropy")

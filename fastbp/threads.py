@@ -8,44 +8,29 @@ call inside a block gets one thread. Running Numba's pool beside OpenBLAS's
 busy-waiting pool oversubscribes the cores (an epoch measured 28 s instead of 1.9 s here),
 so a compiled call uses one or the other, with the thread count set for its duration.
 
-Numba's threading layer is TBB: the only layer that survives both ``fork()`` after a
-parallel call (GNU OpenMP aborts the child) and launches from several Python threads at
-once (the workqueue layer aborts). PyPI's ``tbb`` package installs ``libtbb.so.12`` in
-``<prefix>/lib``, where Numba's extension does not look, so it is loaded here first.
-Without TBB the kernels run serially, and nothing else changes.
+Numba's threading layer is TBB (chosen in :mod:`fastbp.kernels.pool`, where the reason is
+given); without TBB the kernels run serially, and nothing else changes.
+
+Numba is imported by the first ``kernel_threads`` block, not by this module: ``import fastbp``
+loads no compiler (see :func:`parallel_kernels`).
 """
 import contextlib
-import ctypes
-import glob
 import os
-import sys
 
-import numba
 from threadpoolctl import ThreadpoolController
 
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
 _default_threads = None  # what blas_threads(None) means; None: all cores
 
 
-def _load_tbb():
-    """Make Numba's TBB threading layer loadable and select it; True when it is."""
-    for path in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libtbb.so.12*"))):
-        try:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            break
-        except OSError:
-            continue
-    try:
-        from numba.np.ufunc import tbbpool  # noqa: F401  (raises ImportError without a usable libtbb)
-    except ImportError:
-        # Parallel kernels still compile (on the built-in layer) but never launch: see kernel_threads.
-        numba.config.THREADING_LAYER = "workqueue"
-        return False
-    numba.config.THREADING_LAYER = "tbb"
-    return True
+def parallel_kernels():
+    """True when the compiled kernels may run on Numba's pool (its TBB layer is loaded).
 
-
-PARALLEL_KERNELS = _load_tbb()
+    Loads the kernels' settings (:mod:`fastbp.kernels.config`), and with them Numba, on the first call:
+    about half a second that ``import fastbp`` leaves to the first compiled call.
+    """
+    from fastbp.kernels.config import PARALLEL_KERNELS
+    return PARALLEL_KERNELS
 
 
 def _blas_libraries():
@@ -115,8 +100,10 @@ def kernel_threads(n_threads):
     Numba's setting is per calling thread, so concurrent fits in several Python threads each
     keep their own.
     """
+    import numba
+
     wanted = n_threads or _default_threads or os.cpu_count() or 1
-    count = min(wanted, numba.config.NUMBA_NUM_THREADS) if PARALLEL_KERNELS else 1
+    count = min(wanted, numba.config.NUMBA_NUM_THREADS) if parallel_kernels() else 1
     if count == 1:
         yield 1
         return

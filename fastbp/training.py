@@ -1,4 +1,9 @@
-"""The training schedule: epochs, compiled chunks, progress, early stopping, callbacks, Ctrl-C, divergence."""
+"""The training schedule: epochs, compiled chunks, progress, early stopping, callbacks, Ctrl-C, divergence.
+
+Also every other call of :class:`fastbp.Network` into the compiled kernels (forward pass, batch
+gradients): importing this module loads Numba and the kernels, so :mod:`fastbp.network` imports it
+on first use and ``import fastbp`` stays free of the compiler.
+"""
 import contextlib
 import signal
 import sys
@@ -14,6 +19,7 @@ from fastbp.history import History
 from fastbp.kernels import epoch as kernels
 from fastbp.kernels import dense_parallel, fused, optimizers
 
+PREDICT_CHUNK = 1024  # rows per compiled forward pass: bounds the workspace of predict/evaluate
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
 # A first call still running after this long is compiling: loading the kernels from Numba's
@@ -274,6 +280,16 @@ def _stop_on_interrupt():
         yield interrupted
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def forward_pass(net, X, Y, out):
+    """Run the network on X (n, n_in), PREDICT_CHUNK rows at a time: returns (summed loss, correct count)
+    against Y (n, n_out), or zeros when Y has no rows, and writes the outputs into out (n, n_out) unless it
+    has no rows."""
+    capacity = min(X.shape[0], PREDICT_CHUNK)
+    work = allocate_work(net.layers, capacity, net.dtype, gather=False)
+    with threads.blas_threads(None):
+        return kernels.evaluate(X, Y, net._params, net._sizes, net._codes, net._loss_code, capacity, work, out)
 
 
 def batch_gradients(net, X, Y, l2):

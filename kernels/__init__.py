@@ -5,10 +5,9 @@ caller-provided buffers. Everything policy-like lives in :mod:`fastbp`.
 
 Modules, one concern each: :mod:`.activations`, :mod:`.dense`, :mod:`.dense_parallel` (layers
 in blocks on the thread pool), :mod:`.fused` (small-batch row loops), :mod:`.blas` (which BLAS the matrix products call), :mod:`.losses`,
-:mod:`.optimizers`, :mod:`.epoch`, :mod:`.views` (views without reference counts), and
-:mod:`.cache` (which keeps Numba's on-disk cache of them in step with their sources: it runs
-here, before any kernel is loaded).
-"""
-from .cache import drop_stale_cache
+:mod:`.optimizers`, :mod:`.epoch`, :mod:`.views` (views without reference counts), :mod:`.codes` (the
+integer codes they take; plain constants), and :mod:`.config` (the compiler options, the thread pool's layer
+from :mod:`.pool`, and :mod:`.cache`, which keeps Numba's on-disk cache of them in step with their sources).
 
-drop_stale_cache()
+Importing this package loads no compiler: Numba is imported with the first compiled module.
+"""

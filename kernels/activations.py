@@ -6,11 +6,10 @@ keep only A (not Z) between the forward and the backward pass.
 import numpy as np
 from numba import njit
 
+from .codes import EXP, LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH  # noqa: F401  (fastbp names them here)
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .views import vector
 
-LINEAR, RELU, SIGMOID, TANH, LEAKY_RELU, SOFTMAX = 0, 1, 2, 3, 4, 5
-EXP = 6  # output only: the inverse link of the Poisson loss (scikit-learn's MLPRegressor)
 LEAKY_RELU_SLOPE = 0.01
 
 

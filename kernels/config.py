@@ -1,9 +1,18 @@
-"""Compiler options shared by every kernel, defined once.
+"""Compiler options shared by every kernel, defined once, and the settings they run with.
+
+Every compiled kernel module imports this module, so the first of them to be imported drops a stale
+on-disk cache (:mod:`.cache`) before any kernel is loaded from it, and selects the thread pool's layer
+(:mod:`.pool`) before any parallel kernel can launch.
 
 fastmath is a subset: plain ``fastmath=True`` implies "nnan"/"ninf", which makes
 ``np.isfinite`` always true and would hide divergence. ``error_model="numpy"``
 lets divisions vectorize (no ZeroDivisionError checks inside loops).
 """
+from .cache import drop_stale_cache
+from .pool import select_threading_layer
+
+drop_stale_cache()
+PARALLEL_KERNELS = select_threading_layer()
 
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 

@@ -8,11 +8,9 @@ import numpy as np
 from numba import njit
 
 from .activations import SIGMOID, SOFTMAX, activate, exp_nonpositive, exp_shifted_rows, scale_by_derivative
+from .codes import (BINARY_CROSS_ENTROPY, BINARY_LOG_LOSS, CROSS_ENTROPY, HALF_POISSON,  # noqa: F401
+                    HALF_SQUARED_ERROR, LOG_LOSS, MSE)
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
-
-CROSS_ENTROPY, BINARY_CROSS_ENTROPY, MSE = 0, 1, 2
-# scikit-learn's losses (``weighted_output_delta``), each with its canonical output activation.
-LOG_LOSS, BINARY_LOG_LOSS, HALF_SQUARED_ERROR, HALF_POISSON = 3, 4, 5, 6
 
 
 @njit(**BORROWING_OPTIONS)

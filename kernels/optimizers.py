@@ -6,11 +6,11 @@ gradient, reading and writing the parameters and the optimizer state once. The B
 the L2 term folded in; the fused small-batch kernels (:mod:`.fused`) on each block of rows of W
 right after computing its gradient, so W and the state are touched once per step. The flat
 pass ``apply_update`` runs it over a whole buffer (the asv suite times the rules with it). A new
-update rule is one more ``optimizer`` code here: a branch in ``update_row`` and, if it needs
-per-step scalars, in ``step_coefficients``.
+update rule is one more ``optimizer`` code in :mod:`.codes`: a branch in ``update_row`` and, if it
+needs per-step scalars, in ``step_coefficients``.
 
 Hyperparameters travel in one small float64 array ``hyper``, indexed by the constants
-below, so every kernel has one signature per parameter dtype. ``update_row`` rounds them to
+of :mod:`.codes`, so every kernel has one signature per parameter dtype. ``update_row`` rounds them to
 the parameters' dtype after forming 1 - beta in float64 (1 - beta2 computed in float32 is off
 by 5e-5). ``step_coefficients``
 turns them into ``coeffs`` once per step (Adam's bias corrections need a power of the step
@@ -19,14 +19,10 @@ count: once per step, not once per row).
 import numpy as np
 from numba import njit
 
+from .codes import (ADAM, BETA1, BETA2, EPSILON, L2, LR, MOMENTUM, N_HYPER, NESTEROV,  # noqa: F401
+                    NO_UPDATE, SGD, SKLEARN_ADAM, SKLEARN_SGD)
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .views import view
-
-# NO_UPDATE leaves the parameters alone: a training step that only computes the gradients.
-# SKLEARN_SGD and SKLEARN_ADAM are scikit-learn's formulations (fastbp.sklearn), which differ from PyTorch's.
-SGD, ADAM, NO_UPDATE, SKLEARN_SGD, SKLEARN_ADAM = 0, 1, 2, 3, 4
-LR, MOMENTUM, NESTEROV, L2, BETA1, BETA2, EPSILON = range(7)
-N_HYPER = 7
 # coeffs = hyper followed by the per-step scalars.
 ADAM_STEP_SIZE, ADAM_INV_SQRT_BIAS2 = N_HYPER, N_HYPER + 1
 N_COEFFS = N_HYPER + 2

@@ -31,7 +31,7 @@ def test_a_stale_kernel_cache_is_dropped_before_any_kernel_loads(tmp_path):
     _run(COMPILE_ONE, tmp_path)  # same sources: the cache is kept and loaded, not rewritten
     assert _cache_files(directory) == written
     stamp.write_text("the digest of an older checkout")  # what a git pull into an editable install leaves
-    _run("import fastbp.kernels", tmp_path)
+    _run("import fastbp.kernels.config", tmp_path)
     assert _cache_files(directory) == {}
     assert stamp.read_text() == cache.sources_digest()
 

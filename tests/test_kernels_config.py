@@ -1,4 +1,7 @@
 """The kernels' shared compiler options (fastbp.kernels.config)."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -48,3 +51,21 @@ def test_borrowing_options_leave_no_runtime_calls_and_compute_the_same():
     for function in (product, caller):
         llvm = function.inspect_llvm(function.signatures[0])
         assert "NRT_incref" not in llvm and "NRT_decref" not in llvm
+
+
+def _fresh_process(code):
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+
+
+def test_importing_a_kernel_module_chooses_the_thread_pools_layer_before_anything_launches():
+    """A parallel kernel called straight from fastbp.kernels (as the tests and asv do) runs on TBB too, not on
+    whichever layer Numba would find first (GNU OpenMP, which aborts a forked child)."""
+    layer, parallel = _fresh_process("import numba\nfrom fastbp.kernels import fused\nfrom fastbp.kernels.config "
+                                     "import PARALLEL_KERNELS\nprint(numba.config.THREADING_LAYER, PARALLEL_KERNELS)")
+    assert layer == ("tbb" if parallel == "True" else "workqueue")
+
+
+def test_the_codes_and_the_package_load_no_compiler():
+    loaded = _fresh_process("import sys\nfrom fastbp.kernels import codes\n"
+                            "print('numba' in sys.modules, 'llvmlite' in sys.modules)")
+    assert loaded == ["False", "False"]

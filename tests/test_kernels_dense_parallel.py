@@ -114,7 +114,7 @@ def _fit(n_threads, batch_size, dtype=np.float32, **fit):
     return net
 
 
-@pytest.mark.skipif(not threads.PARALLEL_KERNELS, reason="Numba's TBB threading layer is not available")
+@pytest.mark.skipif(not threads.parallel_kernels(), reason="Numba's TBB threading layer is not available")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_training_in_blocks_is_bit_identical_run_to_run(dtype):
     """Batches of 32 rows split the 300x256 layer into blocks on two threads; the same fit gives the same bits."""

@@ -130,7 +130,7 @@ def _fit(n_threads, batch_size, dtype=np.float32, **fit):
     return net
 
 
-@pytest.mark.skipif(not threads.PARALLEL_KERNELS, reason="Numba's TBB threading layer is not available")
+@pytest.mark.skipif(not threads.parallel_kernels(), reason="Numba's TBB threading layer is not available")
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_training_is_bit_identical_on_one_and_two_threads(batch_size):
     assert_same_training(_fit(1, batch_size, momentum=0.9), _fit(2, batch_size, momentum=0.9))
@@ -152,7 +152,7 @@ def test_fused_training_equals_the_reference_step_by_step(optimizer, batch_size)
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.skipif(not threads.PARALLEL_KERNELS, reason="Numba's TBB threading layer is not available")
+@pytest.mark.skipif(not threads.parallel_kernels(), reason="Numba's TBB threading layer is not available")
 def test_the_thread_pool_is_numbas_tbb_layer():
     _fit(2, 1)
     assert numba.threading_layer() == "tbb"

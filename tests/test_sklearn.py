@@ -144,7 +144,7 @@ def test_sample_weight_equals_sklearn(solver):
     assert_same_model(ours, theirs, X)
 
 
-@pytest.mark.skipif(not threads.PARALLEL_KERNELS or (os.cpu_count() or 1) < 2, reason="needs Numba's pool, 2 cores")
+@pytest.mark.skipif(not threads.parallel_kernels() or (os.cpu_count() or 1) < 2, reason="needs Numba's pool, 2 cores")
 @pytest.mark.parametrize("kind,solver", [("classifier", "adam"), ("classifier", "sgd"), ("regressor", "sgd")])
 def test_large_layers_in_blocks_equal_sklearn(kind, solver, monkeypatch):
     """Batches of 32 rows through a 300x256 layer run in blocks on two threads (train_epochs_blocks), with
