@@ -114,6 +114,47 @@ class SmallBatchKernels:
     track_gflops.unit = "GFLOP/s"
 
 
+class FirstLayerKernels:
+    """The small-batch path's first layer: its update with the next batch's forward product fused in
+    (fused.backward_update_rows_ahead, two threads) against the forward pass then the update
+    (dense_forward_rows, backward_update_rows); track_ gives GFLOP/s of 4 * m * fan_in * fan_out (forward,
+    gradient, update; a first layer has no hidden delta)."""
+    params = (["1x784x512", "4x784x512"], DTYPES, ["ahead", "fused"])
+    param_names = ["batch x fan_in x fan_out", "dtype", "path"]
+
+    def setup(self, shape, dtype, path):
+        from fastbp import threads
+        self.threads = threads.kernel_threads(2)
+        self.threads.__enter__()
+        self.A, self.W, self.b, self.delta = _arrays(shape, dtype)
+        self.Z, self.no_delta_prev = np.empty_like(self.delta), np.empty((0, self.W.shape[0]), dtype)
+        self.dW, self.db = np.empty_like(self.W), np.empty_like(self.b)
+        self.state_W = (np.zeros_like(self.W), np.zeros_like(self.W))
+        self.state_b = (np.zeros_like(self.b), np.zeros_like(self.b))
+        self.coeffs = _coefficients(optimizers.SGD, 0.5)
+        self.sums = np.empty(fused.N_BLOCKS)
+        self.partial = np.empty(fused.N_BLOCKS * self.Z.size, dtype)
+        self.time_layer_step(shape, dtype, path)
+
+    def teardown(self, shape, dtype, path):
+        self.threads.__exit__(None, None, None)
+
+    def time_layer_step(self, shape, dtype, path):
+        if path == "ahead":
+            fused.backward_update_rows_ahead(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
+                                             self.state_b, optimizers.SGD, self.coeffs, 0.0, self.sums, True, self.A,
+                                             self.partial, act.RELU, self.Z)
+        else:
+            fused.dense_forward_rows(self.A, self.W, self.b, act.RELU, self.Z)
+            fused.backward_update_rows(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
+                                       self.state_b, act.RELU, self.no_delta_prev, optimizers.SGD, self.coeffs, 0.0,
+                                       self.sums, True)
+
+    def track_gflops(self, shape, dtype, path):
+        return _layer_step_gflops(self, shape, dtype, path) * 4 / 6
+    track_gflops.unit = "GFLOP/s"
+
+
 class BlockKernels:
     """Layers in blocks on Numba's thread pool (fastbp.kernels.dense_parallel, single-threaded BLAS per block)
     against the whole products on multi-threaded BLAS (fastbp.kernels.dense); track_ gives GFLOP/s of one

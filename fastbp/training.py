@@ -65,8 +65,8 @@ class EpochRunner:
         self.flush_denormals = flush_denormals
         self.state = _optimizer_state(net, optimizer)
         self.grads = np.zeros_like(net._params)
-        self.work = allocate_work(net.layers, batch_size, net.dtype)
         self.rows = small_batch_path(net.layers, batch_size, self.optimizer_code)
+        self.work = allocate_work(net.layers, batch_size, net.dtype, ahead=self.rows)
         self.split_layers = split_layers(net.layers, batch_size)
 
     def run(self, X, Y, orders, first_epoch=0):
@@ -331,10 +331,11 @@ def split_layers(layers, batch_size):
                 and batch_size * largest >= dense_parallel.PARALLEL_PRODUCT)
 
 
-def allocate_work(sizes, capacity, dtype, gather=True):
+def allocate_work(sizes, capacity, dtype, gather=True, ahead=False):
     """The kernels' workspace (see ``fastbp.kernels.epoch``) for batches of up to ``capacity`` rows.
 
-    ``gather=False`` leaves out the batch buffers that only shuffled training copies rows into.
+    ``gather=False`` leaves out the batch buffers that only shuffled training copies rows into; ``ahead``
+    adds the buffer in which the small-batch path starts each next batch (``epoch.ahead_length``).
     """
     n_in, n_out = sizes[0], sizes[-1]
     hidden = capacity * int(sum(sizes[1:-1]))
@@ -346,6 +347,7 @@ def allocate_work(sizes, capacity, dtype, gather=True):
     return (np.empty(rows * n_in, dtype), np.empty(rows * n_out, dtype),
             np.zeros(max(hidden, 1), dtype), np.zeros(capacity * n_out, dtype),
             np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype),
+            np.empty(kernels.ahead_length(sizes, capacity) if ahead else 0, dtype),
             np.zeros(kernels.scratch_length(numba.config.NUMBA_NUM_THREADS)))
 
 

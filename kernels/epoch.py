@@ -6,9 +6,10 @@ once per dtype:
 - ``params``: flat buffer [W0, b0, W1, b1, ...]; W_l is (sizes[l], sizes[l+1]) row-major.
 - ``sizes``: intp (n_layers + 1,), the widths [n_in, h1, ..., n_out].
 - ``codes``: intp (n_layers,), activation codes of the hidden layers then the output.
-- ``work``: tuple of seven flat buffers of the params' dtype, allocated once per call
+- ``work``: tuple of eight flat buffers of the params' dtype, allocated once per call
   from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
-  output logits, output activations, delta, delta), then a float64 scratch of
+  output logits, output activations, delta, delta, the next batch's X and the blocks' products
+  of it, of ``ahead_length`` or empty), then a float64 scratch of
   ``scratch_length(threads)`` for each step's optimizer coefficients and the blocks' partial
   sums. Views into them are carved per batch of m <= B rows, so nothing is allocated per
   batch. X and Y must be C-contiguous: consecutive rows are used in place, without a copy.
@@ -44,13 +45,14 @@ from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .denormals import enter_training_mode, set_fp_mode
 from .dense import backward_update, dense_forward
 from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
-from .fused import N_BLOCKS, backward_update_rows, dense_forward_rows
+from .fused import (AHEAD_MIN_WEIGHTS, N_BLOCKS, backward_update_rows, backward_update_rows_ahead, dense_forward_rows,
+                    dense_forward_rows_in_blocks)
 from .losses import count_correct, output_delta, weighted_output_delta
 from .optimizers import L2, N_COEFFS, NO_UPDATE, step_coefficients
 from .views import vector, view
 
-XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B, SCRATCH = range(8)
-N_WORK = 8
+XB, YB, HIDDEN, LOGITS, OUTPUT, DELTA_A, DELTA_B, AHEAD, SCRATCH = range(9)
+N_WORK = 9
 
 
 def scratch_length(threads):
@@ -59,13 +61,20 @@ def scratch_length(threads):
     return N_COEFFS + max(N_BLOCKS, threads)
 
 
+def ahead_length(sizes, capacity):
+    """Length of work[AHEAD] for ``train_epochs_rows`` to run each first-layer update together with the next
+    batch's product (``fused.backward_update_rows_ahead``): the next batch of up to ``capacity`` rows, then
+    N_BLOCKS partial products of it."""
+    return capacity * (sizes[0] + N_BLOCKS * sizes[1])
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def detach(work):
     """The workspace tuple as views without reference counts (see ``views``), made once per call."""
     return (vector(work[XB], 0, work[XB].shape[0]), vector(work[YB], 0, work[YB].shape[0]),
             vector(work[HIDDEN], 0, work[HIDDEN].shape[0]), vector(work[LOGITS], 0, work[LOGITS].shape[0]),
             vector(work[OUTPUT], 0, work[OUTPUT].shape[0]), vector(work[DELTA_A], 0, work[DELTA_A].shape[0]),
-            vector(work[DELTA_B], 0, work[DELTA_B].shape[0]))
+            vector(work[DELTA_B], 0, work[DELTA_B].shape[0]), vector(work[AHEAD], 0, work[AHEAD].shape[0]))
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -118,12 +127,14 @@ def batch_rows(source, order, start, m, buffer):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks):
+def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks, ahead, first_done):
     """Forward pass of one batch Xb (m, n_in): hidden activations into work, returns the logits view (m, n_out).
 
     ``rows`` takes the small-batch row loops (:mod:`.fused`) instead of BLAS products; inlined, so a
     constant ``rows`` leaves only one of them in the caller. A constant ``blocks`` likewise runs layers of at
     least PARALLEL_PRODUCT multiply-adds in ``n_blocks`` blocks on the thread pool (:mod:`.dense_parallel`).
+    ``ahead`` (with ``rows``): the first layer is summed in blocks, as ``backward`` computes it with X_next;
+    ``first_done``: the previous step's ``backward`` did, and its activations are already in work.
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -133,7 +144,11 @@ def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks):
         last = layer == n_layers - 1
         A = view(work[LOGITS], 0, m, sizes[n_layers]) if last else hidden_activation(work, sizes, layer, m)
         code = np.intp(LINEAR) if last else codes[layer]  # an intp like codes[layer]: one compiled version
-        if rows:
+        if layer == 0 and first_done:
+            pass
+        elif rows and layer == 0 and ahead:
+            dense_forward_rows_in_blocks(A_prev, W, b, code, A, vector(work[AHEAD], 0, N_BLOCKS * m * sizes[1]))
+        elif rows:
             dense_forward_rows(A_prev, W, b, code, A)
         elif blocks:
             if m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
@@ -148,7 +163,7 @@ def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks):
 
 @njit(inline="always", **JIT_OPTIONS)
 def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_m, work, sums, parallel, rows,
-             blocks, n_blocks):
+             blocks, n_blocks, ahead, X_next):
     """Backward pass after ``forward`` and ``output_delta`` (delta in work[DELTA_A]); grads (flat, like params)
     receives the gradients, with l2_over_m * W added to each dW. Returns sum ||W||^2 over the layers (before
     any update) when l2_over_m > 0, else 0.
@@ -159,7 +174,10 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     after the layer's BLAS products (:func:`.dense.backward_update`), or with ``blocks`` for layers of at
     least PARALLEL_PRODUCT multiply-adds in ``n_blocks`` blocks of rows of W on the thread pool, each block
     updated after its products (:func:`.dense_parallel.backward_update_parallel`; sums then needs n_blocks
-    entries). Inlined, so constant ``rows`` and ``blocks`` leave one path in the caller.
+    entries). Inlined, so constant ``rows`` and ``blocks`` leave one path in the caller. With ``rows`` and
+    ``ahead``, the first layer is updated in N_BLOCKS blocks (whatever the thread count) that also compute
+    the first hidden activations of the next batch X_next (m_next, n_in; no rows at the end of a call) into
+    work (:func:`.fused.backward_update_rows_ahead`, its scratch in work[AHEAD]).
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -181,7 +199,13 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
             code_prev = np.intp(LINEAR)
         S1W, S1b = layer_params(state[0], sizes, layer)
         S2W, S2b = layer_params(state[1], sizes, layer)
-        if rows:
+        if rows and layer == 0 and ahead:
+            m_next = X_next.shape[0]
+            partial = vector(work[AHEAD], X_next.shape[1] * m_next, N_BLOCKS * m_next * sizes[1])
+            sum_sq += backward_update_rows_ahead(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), optimizer,
+                                                 coeffs, l2_over_m, sums, parallel, X_next, partial, codes[0],
+                                                 hidden_activation(work, sizes, 0, m_next))
+        elif rows:
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                            delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
         elif blocks and optimizer != NO_UPDATE and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
@@ -230,6 +254,11 @@ def _training_kernel(name, rows, blocks, doc):
         parallel = threads > 1
         n_blocks = threads if blocks else 1  # the row loops split their own blocks (``parallel``)
         l2 = hyper[L2]
+        # With rows, each step's first-layer update of a large first layer also runs the next batch's first layer
+        # (fused.AHEAD_MIN_WEIGHTS): ``first_done`` then tells the next step's forward pass.
+        ahead = (rows and n_layers > 1 and sizes[0] * sizes[1] >= AHEAD_MIN_WEIGHTS
+                 and work[AHEAD].shape[0] >= batch_size * (sizes[0] + N_BLOCKS * sizes[1]))
+        first_done = False
         failed = -1
         for epoch in range(orders.shape[0]):
             total = 0.0
@@ -240,7 +269,7 @@ def _training_kernel(name, rows, blocks, doc):
                 order = vector(orders, epoch * n, n)
                 Xb = batch_rows(X, order, start, m, work[XB])
                 Yb = batch_rows(Y, order, start, m, work[YB])
-                Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks)
+                Z = forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks, ahead, first_done)
                 A_out = view(work[OUTPUT], 0, m, n_out)
                 delta = view(work[DELTA_A], 0, m, n_out)
                 if weighable and weights.shape[0] > 0:
@@ -256,8 +285,15 @@ def _training_kernel(name, rows, blocks, doc):
                     correct += count_correct(A_out, Yb, out_code)
                     l2_scale = np.float64(m)
                 step_coefficients(optimizer, hyper, step + 1, coeffs)
+                X_next = view(work[AHEAD], 0, 0, X.shape[1])  # no rows: no next batch to start on
+                if ahead:
+                    next_epoch, next_start = (epoch, start + m) if start + m < n else (epoch + 1, 0)
+                    if next_epoch < orders.shape[0]:
+                        X_next = batch_rows(X, vector(orders, next_epoch * n, n), next_start,
+                                            min(batch_size, n - next_start), work[AHEAD])
                 sum_sq = backward(Xb, params, grads, moments, sizes, codes, optimizer, coeffs, l2 / l2_scale, work,
-                                  sums, parallel, rows, blocks, n_blocks)
+                                  sums, parallel, rows, blocks, n_blocks, ahead, X_next)
+                first_done = X_next.shape[0] > 0
                 if weighable and weights.shape[0] > 0:
                     batch_total = (loss + 0.5 * l2 * sum_sq / l2_scale) * m
                 else:
@@ -346,7 +382,7 @@ def evaluate(X, Y, params, sizes, codes, loss_code, capacity, work, out):
     for start in range(0, n, capacity):
         m = min(capacity, n - start)
         Xb = view(X, start * n_in, m, n_in)
-        Z = forward(Xb, params, sizes, codes, work, False, False, 1)
+        Z = forward(Xb, params, sizes, codes, work, False, False, 1, False, False)
         if scoring:
             Yb = view(Y, start * n_out, m, n_out)
             A_out = view(work[OUTPUT], 0, m, n_out)

@@ -21,6 +21,14 @@ block in the calling thread (see the measurements at ``POOL_PRODUCT_BATCHES``). 
 arithmetic is the same either way, so the weights are bit-identical on any number of threads; only
 the L2 term of the reported cost sums per-block partials (in block order).
 
+A first layer of at least ``AHEAD_MIN_WEIGHTS`` weights is updated in the ``N_BLOCKS`` blocks
+whatever the thread count (``backward_update_rows_ahead``), and each block, right after updating its
+rows of W, multiplies the next batch by them while they are in its core's cache: the next step's first
+layer (summed over the blocks in block order) is then ready, and W is streamed once per step instead
+of twice. The first step of a call computes that layer with the same sums
+(``dense_forward_rows_in_blocks``), so neither the thread count nor the split of epochs into calls
+changes a bit.
+
 Shapes follow :mod:`.dense`: A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,),
 delta (m, fan_out), delta_prev (m, fan_in).
 """
@@ -33,7 +41,7 @@ from .dense import bias_step
 from .dense_parallel import PARALLEL_PRODUCT
 from .denormals import fp_mode, set_fp_mode
 from .optimizers import FIRST_ROW, update_row
-from .views import view
+from .views import vector, view
 
 # Batches of up to this many rows of a network with a layer of at least LARGE_LAYER weights
 # take these kernels instead of BLAS. Measured on the 784-512-256-10 net, one epoch of 3000
@@ -75,6 +83,18 @@ ROW_UPDATE_COLUMNS = 64
 POOL_PRODUCT_BATCHES = 3 << 18
 
 
+# A first layer of at least this many weights also computes the next batch's product with the rows of W each
+# block has just updated, while they are in that core's cache (``backward_update_rows_ahead``): the next
+# forward pass then does not stream W again. Per step, the first layer's backward and update plus the next
+# batch's forward (one call each, best of 7 x 200, float32, momentum, two threads), fused on the pool against
+# the update (serial or on the pool, as the limits above choose) then the serial forward (us): 784x512 m = 1
+# 123-185 against 256-283, m = 4 282-360 against 427-449, m = 7 392 against 580-592; 512x256 m = 1 79
+# against 121, m = 4 105 against 169-187; but 256x128 m = 1 / 4 38 / 49 against 23 / 34 and 300x100 29 / 36
+# against 24 / 37. Whole epochs of the 784-512-256-10 net, float32, momentum, best of 3, old and new code
+# alternated in fresh processes, three pairs (ms): two threads, batch 1 (2000 rows) 451-557 against
+# 785-962, batch 4 (3000) 425-553 against 571-738, batch 7 320-458 against 395-415; one thread (the
+# blocks in turn), batch 1 (1000) 358-446 against 381-486, batch 4 (2000) 383-424 against 544-676.
+AHEAD_MIN_WEIGHTS = 1 << 17
 # The hidden delta's columns are computed for this many rows of W at a time (see ``_update_block``, whose loop
 # is written for 4); block edges fall on multiples of it, so a column is computed the same way whatever the
 # number of blocks.
@@ -89,6 +109,26 @@ def _block(block, n_blocks, length):
             min(length, (block + 1) * groups // n_blocks * ROW_GROUP))
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _add_product_rows(A, W, start, stop, out):
+    """out += A[:, start:stop] @ W[start:stop] with each of those rows of W read once; A (m, fan_in),
+    W (fan_in, n), out (m, n)."""
+    m = A.shape[0]
+    n = W.shape[1]
+    i = start
+    while i + 4 <= stop:
+        for r in range(m):
+            a0, a1, a2, a3 = A[r, i], A[r, i + 1], A[r, i + 2], A[r, i + 3]
+            for j in range(n):
+                out[r, j] += a0 * W[i, j] + a1 * W[i + 1, j] + a2 * W[i + 2, j] + a3 * W[i + 3, j]
+        i += 4
+    for i in range(i, stop):
+        for r in range(m):
+            a0 = A[r, i]
+            for j in range(n):
+                out[r, j] += a0 * W[i, j]
+
+
 @njit(**BORROWING_OPTIONS)
 def dense_forward_rows(A_prev, W, b, code, out):
     """out = f(A_prev @ W + b) with each row of W read once; A_prev (m, fan_in), W (fan_in, fan_out), out (m, fan_out).
@@ -99,23 +139,12 @@ def dense_forward_rows(A_prev, W, b, code, out):
     reading W, which one core already streams). Loops run from 0: a loop from a variable
     start does not vectorize (Numba's negative-index check), 8x slower here.
     """
-    m, fan_in = A_prev.shape
+    m = A_prev.shape[0]
     n = W.shape[1]
     for r in range(m):
         for j in range(n):
             out[r, j] = b[j]
-    i = 0
-    while i + 4 <= fan_in:
-        for r in range(m):
-            a0, a1, a2, a3 = A_prev[r, i], A_prev[r, i + 1], A_prev[r, i + 2], A_prev[r, i + 3]
-            for j in range(n):
-                out[r, j] += a0 * W[i, j] + a1 * W[i + 1, j] + a2 * W[i + 2, j] + a3 * W[i + 3, j]
-        i += 4
-    for i in range(i, fan_in):
-        for r in range(m):
-            a0 = A_prev[r, i]
-            for j in range(n):
-                out[r, j] += a0 * W[i, j]
+    _add_product_rows(A_prev, W, 0, A_prev.shape[1], out)
     activate(out, code)
 
 
@@ -187,16 +216,66 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
     sums[block] = sum_sq
 
 
+@njit(**BORROWING_OPTIONS)
+def _multiply_block(block, n_blocks, A, W, partial):
+    """A[:, block rows] @ W[block rows] into the block's slice (m, fan_out) of ``partial``; A (m, fan_in)."""
+    m, fan_in = A.shape
+    n = W.shape[1]
+    start, stop = _block(block, n_blocks, fan_in)
+    P = view(partial, block * m * n, m, n)
+    for r in range(m):
+        for j in range(n):
+            P[r, j] = 0
+    _add_product_rows(A, W, start, stop, P)
+
+
+@njit(**BORROWING_OPTIONS)
+def _sum_blocks(partial, b, code, out):
+    """out = f(b + the N_BLOCKS slices (m, fan_out) of ``partial``, added in block order); out (m, fan_out)."""
+    m, n = out.shape
+    for r in range(m):
+        for j in range(n):
+            out[r, j] = b[j]
+    for block in range(N_BLOCKS):
+        P = view(partial, block * m * n, m, n)
+        for r in range(m):
+            for j in range(n):
+                out[r, j] += P[r, j]
+    activate(out, code)
+
+
+@njit(**BORROWING_OPTIONS)
+def dense_forward_rows_in_blocks(A_prev, W, b, code, out, partial):
+    """``dense_forward_rows`` summed as ``backward_update_rows_ahead`` sums it: the products of N_BLOCKS blocks of
+    rows of W, then their sum in block order; partial: scratch of N_BLOCKS * m * fan_out. For the first step of a
+    call whose later steps get their first layer from ``backward_update_rows_ahead``: the same bits either way."""
+    for block in range(N_BLOCKS):
+        _multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, W, partial)
+    _sum_blocks(partial, b, code, out)
+
+
+@njit(**BORROWING_OPTIONS)
+def _update_and_multiply_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
+                               coeffs, l2_over_m, sums, X_next, partial):
+    """``_update_block``, then, when X_next (m_next, fan_in) has rows, X_next[:, block rows] @ W[block rows] (W
+    updated) into the block's slice (m_next, fan_out) of ``partial``, while those rows are in this core's cache."""
+    _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
+                  l2_over_m, sums)
+    if X_next.shape[0] > 0:
+        _multiply_block(block, n_blocks, X_next, W, partial)
+
+
 @njit(parallel=True, **BORROWING_OPTIONS)
 def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
-                     sums):
+                     sums, X_next, partial):
+    """``_update_and_multiply_block`` for N_BLOCKS blocks on the pool."""
     # intp arguments, not the loop's own index type or literals: each distinct argument type was one
     # more compile of the block body (three per dtype, measured), about a second each.
     mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(N_BLOCKS):
         previous_mode = set_fp_mode(mode)
-        _update_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2, code_prev,
-                      delta_prev, optimizer, coeffs, l2_over_m, sums)
+        _update_and_multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2,
+                                   code_prev, delta_prev, optimizer, coeffs, l2_over_m, sums, X_next, partial)
         set_fp_mode(previous_mode)
 
 
@@ -220,12 +299,41 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     if parallel and m * W.shape[0] * n >= (PARALLEL_PRODUCT if m == 1 else POOL_PRODUCT_BATCHES):
         n_blocks = N_BLOCKS
         _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
-                         l2_over_m, sums)
+                         l2_over_m, sums, view(dW, 0, 0, W.shape[0]), vector(db, 0, 0))
     else:
         _update_block(np.intp(0), np.intp(1), A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev,
                       optimizer, coeffs, l2_over_m, sums)
     bias_step(delta, b, db, state_b, optimizer, coeffs)
     sum_sq = 0.0
     for block in range(n_blocks):
+        sum_sq += sums[block]
+    return sum_sq
+
+
+@njit(**BORROWING_OPTIONS)
+def backward_update_rows_ahead(A_prev, delta, W, b, dW, db, state_W, state_b, optimizer, coeffs, l2_over_m, sums,
+                               parallel, X_next, partial, code, A_next):
+    """``backward_update_rows`` of the first layer (no delta_prev) in N_BLOCKS blocks, on the pool when
+    ``parallel``, and the next batch's forward step through it: A_next = f(X_next @ W + b) with W and b
+    updated; returns as ``backward_update_rows``.
+
+    X_next (m_next, fan_in), A_next (m_next, fan_out); partial: scratch of N_BLOCKS * m_next * fan_out. Each
+    block multiplies X_next by its rows of W right after updating them (see AHEAD_MIN_WEIGHTS), and the
+    blocks' products are summed here in block order, so the result does not depend on the thread count.
+    """
+    no_delta_prev = view(dW, 0, 0, W.shape[0])
+    if parallel:
+        # code_prev 0: any intp, as no delta_prev is computed
+        _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], np.intp(0), no_delta_prev, optimizer, coeffs,
+                         l2_over_m, sums, X_next, partial)
+    else:
+        for block in range(N_BLOCKS):
+            _update_and_multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state_W[0],
+                                       state_W[1], np.intp(0), no_delta_prev, optimizer, coeffs, l2_over_m, sums,
+                                       X_next, partial)
+    bias_step(delta, b, db, state_b, optimizer, coeffs)
+    _sum_blocks(partial, b, code, A_next)
+    sum_sq = 0.0
+    for block in range(N_BLOCKS):
         sum_sq += sums[block]
     return sum_sq

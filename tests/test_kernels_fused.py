@@ -8,7 +8,7 @@ import reference
 from layer_cases import (NAMES, OPTIMIZERS, TOL, assert_same_training, assert_updated, coefficients,
                          reference_training)
 from layer_cases import layer as make_layer
-from fastbp import threads
+from fastbp import threads, training
 from fastbp.kernels import activations as K
 from fastbp.kernels import fused
 from fastbp.kernels import optimizers as O
@@ -122,11 +122,11 @@ def test_serial_and_thread_pool_blocks_give_the_same_bits(fan_in, dtype, rng):
         np.testing.assert_array_equal(got, want)
 
 
-def _fit(n_threads, batch_size, dtype=np.float32, **fit):
+def _fit(n_threads, batch_size, dtype=np.float32, epochs=2, verbose=0, **fit):
     X = np.random.default_rng(1).normal(size=(40, 1100))
     y = np.arange(40) % 10
     net = fastbp.Network([1100, 1000, 10], dtype=dtype, seed=0)  # blocks on the pool at batch 1 and 3
-    net.fit(X, y, epochs=2, batch_size=batch_size, lr=0.01, verbose=0, blas_threads=n_threads, **fit)
+    net.fit(X, y, epochs=epochs, batch_size=batch_size, lr=0.01, verbose=verbose, blas_threads=n_threads, **fit)
     return net
 
 
@@ -136,20 +136,37 @@ def test_training_is_bit_identical_on_one_and_two_threads(batch_size):
     assert_same_training(_fit(1, batch_size, momentum=0.9), _fit(2, batch_size, momentum=0.9))
 
 
+# A first layer under AHEAD_MIN_WEIGHTS, then one over it (its update also runs the next batch's first layer:
+# fused.backward_update_rows_ahead), with a ragged fan_in (not a multiple of 4).
+REFERENCE_NETS = [[300, 128, 10], [523, 256, 10]]
+
+
+@pytest.mark.parametrize("layers", REFERENCE_NETS, ids=lambda layers: f"{layers[0]}x{layers[1]}")
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("batch_size", [1, 3])
-def test_fused_training_equals_the_reference_step_by_step(optimizer, batch_size):
-    """A 300-128-10 net at batch 1 (rows updated one by one) and 3 trains on the fused path; the same steps in
-    NumPy give the same weights."""
-    X = np.random.default_rng(1).normal(size=(9, 300))
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_fused_training_equals_the_reference_step_by_step(optimizer, batch_size, layers):
+    """A net at batch 1 (rows updated one by one), 2 (a last batch of one row) and 3 trains on the fused path;
+    the same steps in NumPy give the same weights."""
+    assert (layers[0] * layers[1] >= fused.AHEAD_MIN_WEIGHTS) == (layers[0] > 500)
+    X = np.random.default_rng(1).normal(size=(9, layers[0]))
     y = np.arange(9) % 10
-    net = fastbp.Network([300, 128, 10], activation="tanh", dtype=np.float64, seed=0)
+    net = fastbp.Network(layers, activation="tanh", dtype=np.float64, seed=0)
     options = dict(momentum=0.9, nesterov=True) if optimizer == "sgd" else {}
     expected = reference_training(net, X, y, batch_size, optimizer, options)
     net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.01, l2=0.1, optimizer=optimizer, shuffle=False, verbose=0,
             **options)
     for got, want in zip(net.weights + net.biases, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_epochs_in_one_call_or_one_per_call_give_the_same_bits(n_threads, monkeypatch):
+    """Within a call each step's first layer is computed by the step before it (backward_update_rows_ahead), the
+    first step's by dense_forward_rows_in_blocks: the same sums, so how epochs are split into calls (by time,
+    fastbp.training) cannot change a bit. verbose=2 runs one epoch per call, verbose=0 all three in one."""
+    monkeypatch.setattr(training, "CALL_SECONDS", 1e9)
+    nets = [_fit(n_threads, 3, momentum=0.9, epochs=3, verbose=verbose) for verbose in (0, 2)]
+    assert_same_training(*nets)
 
 
 @pytest.mark.skipif(not threads.parallel_kernels(), reason="Numba's TBB threading layer is not available")
