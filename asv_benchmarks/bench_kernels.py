@@ -101,7 +101,7 @@ class SmallBatchKernels:
             fused.dense_forward_rows(self.A, self.W, self.b, act.RELU, self.Z)
             fused.backward_update_rows(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
                                        self.state_b, act.RELU, self.A_prev_delta, optimizers.SGD, self.coeffs, 0.0,
-                                       self.sums, True)
+                                       self.sums, True, fused.no_look_ahead(self.W))
         else:
             dense_forward(self.A, self.W, self.b, act.RELU, self.Z)
             weight_gradient(self.A, self.delta, self.W, 0.0, self.dW, self.db)
@@ -116,7 +116,7 @@ class SmallBatchKernels:
 
 class FirstLayerKernels:
     """The small-batch path's first layer: its update with the next batch's forward product fused in
-    (fused.backward_update_rows_ahead, two threads) against the forward pass then the update
+    (fused.backward_update_rows with a look_ahead, two threads) against the forward pass then the update
     (dense_forward_rows, backward_update_rows); track_ gives GFLOP/s of 4 * m * fan_in * fan_out (forward,
     gradient, update; a first layer has no hidden delta)."""
     params = (["1x784x512", "4x784x512"], DTYPES, ["ahead", "fused"])
@@ -141,14 +141,14 @@ class FirstLayerKernels:
 
     def time_layer_step(self, shape, dtype, path):
         if path == "ahead":
-            fused.backward_update_rows_ahead(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
-                                             self.state_b, optimizers.SGD, self.coeffs, 0.0, self.sums, True, self.A,
-                                             self.partial, act.RELU, self.Z)
+            fused.backward_update_rows(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
+                                       self.state_b, act.LINEAR, self.no_delta_prev, optimizers.SGD, self.coeffs, 0.0,
+                                       self.sums, True, (True, self.A, self.partial, act.RELU, self.Z))
         else:
             fused.dense_forward_rows(self.A, self.W, self.b, act.RELU, self.Z)
             fused.backward_update_rows(self.A, self.delta, self.W, self.b, self.dW, self.db, self.state_W,
-                                       self.state_b, act.RELU, self.no_delta_prev, optimizers.SGD, self.coeffs, 0.0,
-                                       self.sums, True)
+                                       self.state_b, act.LINEAR, self.no_delta_prev, optimizers.SGD, self.coeffs, 0.0,
+                                       self.sums, True, fused.no_look_ahead(self.W))
 
     def track_gflops(self, shape, dtype, path):
         return _layer_step_gflops(self, shape, dtype, path) * 4 / 6

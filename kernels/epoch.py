@@ -45,8 +45,7 @@ from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .denormals import enter_training_mode, set_fp_mode
 from .dense import backward_update, dense_forward
 from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
-from .fused import (AHEAD_MIN_WEIGHTS, N_BLOCKS, backward_update_rows, backward_update_rows_ahead, dense_forward_rows,
-                    dense_forward_rows_in_blocks)
+from .fused import AHEAD_MIN_WEIGHTS, N_BLOCKS, backward_update_rows, dense_forward_rows, dense_forward_rows_in_blocks
 from .losses import count_correct, output_delta, weighted_output_delta
 from .optimizers import L2, N_COEFFS, NO_UPDATE, step_coefficients
 from .views import vector, view
@@ -63,8 +62,8 @@ def scratch_length(threads):
 
 def ahead_length(sizes, capacity):
     """Length of work[AHEAD] for ``train_epochs_rows`` to run each first-layer update together with the next
-    batch's product (``fused.backward_update_rows_ahead``): the next batch of up to ``capacity`` rows, then
-    N_BLOCKS partial products of it."""
+    batch's product (``fused.backward_update_rows``' ``look_ahead``): the next batch of up to ``capacity`` rows,
+    then N_BLOCKS partial products of it."""
     return capacity * (sizes[0] + N_BLOCKS * sizes[1])
 
 
@@ -177,7 +176,7 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
     entries). Inlined, so constant ``rows`` and ``blocks`` leave one path in the caller. With ``rows`` and
     ``ahead``, the first layer is updated in N_BLOCKS blocks (whatever the thread count) that also compute
     the first hidden activations of the next batch X_next (m_next, n_in; no rows at the end of a call) into
-    work (:func:`.fused.backward_update_rows_ahead`, its scratch in work[AHEAD]).
+    work (the ``look_ahead`` of :func:`.fused.backward_update_rows`, its scratch in work[AHEAD]).
     """
     m = Xb.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -199,15 +198,14 @@ def backward(Xb, params, grads, state, sizes, codes, optimizer, coeffs, l2_over_
             code_prev = np.intp(LINEAR)
         S1W, S1b = layer_params(state[0], sizes, layer)
         S2W, S2b = layer_params(state[1], sizes, layer)
-        if rows and layer == 0 and ahead:
-            m_next = X_next.shape[0]
-            partial = vector(work[AHEAD], X_next.shape[1] * m_next, N_BLOCKS * m_next * sizes[1])
-            sum_sq += backward_update_rows_ahead(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), optimizer,
-                                                 coeffs, l2_over_m, sums, parallel, X_next, partial, codes[0],
-                                                 hidden_activation(work, sizes, 0, m_next))
-        elif rows:
+        if rows:
+            first_ahead = ahead and layer == 0
+            m_next = X_next.shape[0] if first_ahead else 0
+            look_ahead = (first_ahead, view(X_next, 0, m_next, X_next.shape[1]),
+                          vector(work[AHEAD], X_next.shape[1] * m_next, N_BLOCKS * m_next * sizes[1]), codes[0],
+                          hidden_activation(work, sizes, 0, m_next))
             sum_sq += backward_update_rows(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
-                                           delta_prev, optimizer, coeffs, l2_over_m, sums, parallel)
+                                           delta_prev, optimizer, coeffs, l2_over_m, sums, parallel, look_ahead)
         elif blocks and optimizer != NO_UPDATE and m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
             sum_sq += backward_update_parallel(A_prev, delta, W, b, dW, db, (S1W, S2W), (S1b, S2b), code_prev,
                                                delta_prev, optimizer, coeffs, l2_over_m, sums, n_blocks)

@@ -22,7 +22,7 @@ arithmetic is the same either way, so the weights are bit-identical on any numbe
 the L2 term of the reported cost sums per-block partials (in block order).
 
 A first layer of at least ``AHEAD_MIN_WEIGHTS`` weights is updated in the ``N_BLOCKS`` blocks
-whatever the thread count (``backward_update_rows_ahead``), and each block, right after updating its
+whatever the thread count (``backward_update_rows``' ``look_ahead``), and each block, right after updating its
 rows of W, multiplies the next batch by them while they are in its core's cache: the next step's first
 layer (summed over the blocks in block order) is then ready, and W is streamed once per step instead
 of twice. The first step of a call computes that layer with the same sums
@@ -84,7 +84,7 @@ POOL_PRODUCT_BATCHES = 3 << 18
 
 
 # A first layer of at least this many weights also computes the next batch's product with the rows of W each
-# block has just updated, while they are in that core's cache (``backward_update_rows_ahead``): the next
+# block has just updated, while they are in that core's cache (``backward_update_rows``' ``look_ahead``): the next
 # forward pass then does not stream W again. Per step, the first layer's backward and update plus the next
 # batch's forward (one call each, best of 7 x 200, float32, momentum, two threads), fused on the pool against
 # the update (serial or on the pool, as the limits above choose) then the serial forward (us): 784x512 m = 1
@@ -246,9 +246,9 @@ def _sum_blocks(partial, b, code, out):
 
 @njit(**BORROWING_OPTIONS)
 def dense_forward_rows_in_blocks(A_prev, W, b, code, out, partial):
-    """``dense_forward_rows`` summed as ``backward_update_rows_ahead`` sums it: the products of N_BLOCKS blocks of
-    rows of W, then their sum in block order; partial: scratch of N_BLOCKS * m * fan_out. For the first step of a
-    call whose later steps get their first layer from ``backward_update_rows_ahead``: the same bits either way."""
+    """``dense_forward_rows`` summed as ``backward_update_rows`` sums its ``look_ahead``: the products of N_BLOCKS
+    blocks of rows of W, then their sum in block order; partial: scratch of N_BLOCKS * m * fan_out. For the first
+    step of a call whose later steps get their first layer from ``backward_update_rows``: the same bits either way."""
     for block in range(N_BLOCKS):
         _multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, W, partial)
     _sum_blocks(partial, b, code, out)
@@ -281,7 +281,7 @@ def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev
 
 @njit(**BORROWING_OPTIONS)
 def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
-                         l2_over_m, sums, parallel):
+                         l2_over_m, sums, parallel, look_ahead):
     """One layer's backward step and optimizer update in one pass over W; returns sum(W**2) before the update
     when l2_over_m > 0, else 0.
 
@@ -292,48 +292,40 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
     with no rows (the first layer) to skip it. sums: float64 scratch of N_BLOCKS.
     ``parallel`` allows the thread pool for layers of at least PARALLEL_PRODUCT multiply-adds per batch of one
     sample, POOL_PRODUCT_BATCHES of more.
+
+    look_ahead = (in_blocks, X_next, partial, code_next, A_next). With ``in_blocks`` (a first layer of at least
+    AHEAD_MIN_WEIGHTS weights) W is updated in N_BLOCKS blocks whatever the thread count, on the pool when
+    ``parallel``; when X_next (m_next, fan_in) has rows, each block also multiplies it by its rows of W right
+    after updating them, into its slice of ``partial`` (scratch of N_BLOCKS * m_next * fan_out), and A_next
+    (m_next, fan_out) = f(X_next @ W + b) with W and b updated, f given by ``code_next``, the slices summed in
+    block order so that the thread count changes no bit. Otherwise pass ``no_look_ahead(W)`` (from Python) or
+    empty views. One entry point for both: a second cached caller of the parallel ``_update_parallel``
+    crashed when loaded in another process (numba#8578, numba#10128).
     """
+    in_blocks, X_next, partial, code_next, A_next = look_ahead
     n = W.shape[1]
-    n_blocks = 1
     m = A_prev.shape[0]
-    if parallel and m * W.shape[0] * n >= (PARALLEL_PRODUCT if m == 1 else POOL_PRODUCT_BATCHES):
-        n_blocks = N_BLOCKS
+    on_pool = parallel and (in_blocks or m * W.shape[0] * n >= (PARALLEL_PRODUCT if m == 1 else
+                                                                 POOL_PRODUCT_BATCHES))
+    n_blocks = N_BLOCKS if in_blocks or on_pool else 1
+    if on_pool:
         _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
-                         l2_over_m, sums, view(dW, 0, 0, W.shape[0]), vector(db, 0, 0))
+                         l2_over_m, sums, X_next, partial)
     else:
-        _update_block(np.intp(0), np.intp(1), A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev,
-                      optimizer, coeffs, l2_over_m, sums)
+        for block in range(n_blocks):
+            _update_and_multiply_block(np.intp(block), np.intp(n_blocks), A_prev, delta, W, dW, state_W[0],
+                                       state_W[1], code_prev, delta_prev, optimizer, coeffs, l2_over_m, sums,
+                                       X_next, partial)
     bias_step(delta, b, db, state_b, optimizer, coeffs)
+    if X_next.shape[0] > 0:
+        _sum_blocks(partial, b, code_next, A_next)
     sum_sq = 0.0
     for block in range(n_blocks):
         sum_sq += sums[block]
     return sum_sq
 
 
-@njit(**BORROWING_OPTIONS)
-def backward_update_rows_ahead(A_prev, delta, W, b, dW, db, state_W, state_b, optimizer, coeffs, l2_over_m, sums,
-                               parallel, X_next, partial, code, A_next):
-    """``backward_update_rows`` of the first layer (no delta_prev) in N_BLOCKS blocks, on the pool when
-    ``parallel``, and the next batch's forward step through it: A_next = f(X_next @ W + b) with W and b
-    updated; returns as ``backward_update_rows``.
-
-    X_next (m_next, fan_in), A_next (m_next, fan_out); partial: scratch of N_BLOCKS * m_next * fan_out. Each
-    block multiplies X_next by its rows of W right after updating them (see AHEAD_MIN_WEIGHTS), and the
-    blocks' products are summed here in block order, so the result does not depend on the thread count.
-    """
-    no_delta_prev = view(dW, 0, 0, W.shape[0])
-    if parallel:
-        # code_prev 0: any intp, as no delta_prev is computed
-        _update_parallel(A_prev, delta, W, dW, state_W[0], state_W[1], np.intp(0), no_delta_prev, optimizer, coeffs,
-                         l2_over_m, sums, X_next, partial)
-    else:
-        for block in range(N_BLOCKS):
-            _update_and_multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state_W[0],
-                                       state_W[1], np.intp(0), no_delta_prev, optimizer, coeffs, l2_over_m, sums,
-                                       X_next, partial)
-    bias_step(delta, b, db, state_b, optimizer, coeffs)
-    _sum_blocks(partial, b, code, A_next)
-    sum_sq = 0.0
-    for block in range(N_BLOCKS):
-        sum_sq += sums[block]
-    return sum_sq
+def no_look_ahead(W):
+    """The ``look_ahead`` argument of ``backward_update_rows`` for a call from Python that only updates W."""
+    fan_in, fan_out = W.shape
+    return (False, np.empty((0, fan_in), W.dtype), np.empty(0, W.dtype), 0, np.empty((0, fan_out), W.dtype))

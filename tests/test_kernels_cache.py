@@ -47,6 +47,14 @@ def test_the_digest_covers_every_kernel_module(tmp_path, monkeypatch):
     assert cache.sources_digest() != before
 
 
+# One call of the small-batch layer kernel, float64, on the pool, as asv's kernel benchmarks call it.
+SMALL_BATCH_LAYER = (
+    "import numpy as np\nfrom fastbp.kernels import fused, optimizers\nrng = np.random.default_rng(0)\n"
+    "A, W, b, delta = rng.random((1, 600)), rng.random((600, 256)), rng.random(256), rng.random((1, 256))\n"
+    "fused.backward_update_rows(A, delta, W, b, np.empty_like(W), np.empty_like(b), (np.zeros_like(W),) * 2,"
+    " (np.zeros_like(b),) * 2, 0, np.empty((0, 600)), optimizers.SGD, np.full(optimizers.N_COEFFS, 0.1), 0.0,"
+    " np.empty(fused.N_BLOCKS), True, {look_ahead})\n")
+
 # Each entry point in a new process, all sharing one fresh cache, in an order where later processes load
 # callees that earlier ones compiled: a Network fit (train_epochs), scikit-learn fits (train_epochs again, then
 # loaded), and fits in blocks on the thread pool (train_epochs_blocks, scikit-learn's and a Network's). When
@@ -64,6 +72,15 @@ CROSS_PROCESS_STEPS = [
     "MLPClassifier((256,), batch_size=32, max_iter=2, random_state=0).fit(X, np.arange(64) % 10)\n",
     "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((64, 300))\n"
     "fastbp.Network([300, 256, 10], dtype=np.float64, seed=0).fit(X, np.arange(64) % 10, epochs=1, batch_size=32,"
+    " blas_threads=2, verbose=0)\n",
+    # The small-batch layer kernel called directly (as asv does), with the next batch's product and without,
+    # then a fit on the small-batch path with the look-ahead, whose entry kernel links the cached layer kernel.
+    # With the look-ahead in a second kernel that also called the parallel _update_parallel, the third of
+    # three such processes (look-ahead kernel, layer kernel, layer kernel) crashed (exit status -11).
+    SMALL_BATCH_LAYER.format(look_ahead="(True, A, np.empty(fused.N_BLOCKS * 256), 1, np.empty((1, 256)))"),
+    SMALL_BATCH_LAYER.format(look_ahead="fused.no_look_ahead(W)"),
+    "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((6, 600))\n"
+    "fastbp.Network([600, 256, 10], dtype=np.float64, seed=0).fit(X, np.arange(6) % 10, epochs=2, batch_size=1,"
     " blas_threads=2, verbose=0)\n",
 ]
 

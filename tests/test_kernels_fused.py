@@ -39,7 +39,8 @@ def _run(layer, dtype, code_prev, optimizer, coeffs, l2_over_m, parallel, want_d
     delta_prev = np.full((m if want_delta_prev else 0, fan_in), np.nan, dtype)
     sum_sq = fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], dW, db,
                                         (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]), code_prev,
-                                        delta_prev, optimizer, coeffs, l2_over_m, np.empty(fused.N_BLOCKS), parallel)
+                                        delta_prev, optimizer, coeffs, l2_over_m, np.empty(fused.N_BLOCKS), parallel,
+                                        fused.no_look_ahead(arrays["W"]))
     return arrays, dW, db, delta_prev, sum_sq
 
 
@@ -83,7 +84,8 @@ def test_one_sample_updates_long_rows_without_writing_the_gradient(parallel, rng
     coeffs = coefficients(O.SGD, 2, 0.01, momentum=0.9)
     sum_sq = fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], dW, db,
                                         (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]), K.RELU,
-                                        delta_prev, O.SGD, coeffs, 0.05, np.empty(fused.N_BLOCKS), parallel)
+                                        delta_prev, O.SGD, coeffs, 0.05, np.empty(fused.N_BLOCKS), parallel,
+                                        fused.no_look_ahead(arrays["W"]))
     assert np.isnan(dW).all()
     expected_dW = layer["A_prev"].T @ layer["delta"] + 0.05 * layer["W"]
     assert sum_sq == pytest.approx(np.sum(layer["W"] ** 2), rel=1e-12)
@@ -103,7 +105,8 @@ def test_the_thread_pool_takes_only_layers_above_its_limit(m, fan_in, fan_out, p
     sums = np.full(fused.N_BLOCKS, np.nan)
     fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], np.empty_like(arrays["W"]),
                                np.empty(fan_out), (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]),
-                               K.RELU, np.empty((m, fan_in)), O.SGD, coefficients(O.SGD, 1, 0.01), 0.0, sums, True)
+                               K.RELU, np.empty((m, fan_in)), O.SGD, coefficients(O.SGD, 1, 0.01), 0.0, sums, True,
+                               fused.no_look_ahead(arrays["W"]))
     assert np.isfinite(sums[1:]).all() == pool and np.isfinite(sums[0])
 
 
@@ -122,6 +125,38 @@ def test_serial_and_thread_pool_blocks_give_the_same_bits(fan_in, dtype, rng):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,m_next", [(1, 1), (3, 2), (4, 0)])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_look_ahead_updates_the_same_bits_and_runs_the_next_forward_step(m, m_next, parallel, dtype, rng):
+    """A first layer updated in blocks with the next batch's product (a look_ahead) gets the bits of the plain
+    update, and A_next = relu(X_next @ W + b) with W and b updated, summed as dense_forward_rows_in_blocks sums
+    it; with no next rows (a call's last step) only the update runs. 523 inputs: a ragged last block."""
+    fan_in, fan_out = 523, 256
+    layer = make_layer(rng, m, fan_in, fan_out, K.LINEAR)
+    coeffs = coefficients(O.SGD, 2, 0.01, momentum=0.9)
+    plain = _run(layer, dtype, K.LINEAR, O.SGD, coeffs, 0.05, parallel, want_delta_prev=False)[0]
+    arrays = {k: np.array(v, dtype=dtype) for k, v in layer.items() if k != "Z_prev"}
+    X_next = rng.normal(size=(m_next, fan_in)).astype(dtype)
+    A_next = np.full((m_next, fan_out), np.nan, dtype)
+    sums = np.empty(fused.N_BLOCKS)
+    sum_sq = fused.backward_update_rows(arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"],
+                                        np.empty_like(arrays["W"]), np.empty_like(arrays["b"]),
+                                        (arrays["S1W"], arrays["S2W"]), (arrays["S1b"], arrays["S2b"]), K.LINEAR,
+                                        np.empty((0, fan_in), dtype), O.SGD, coeffs, 0.05, sums, parallel,
+                                        (True, X_next, np.empty(fused.N_BLOCKS * m_next * fan_out, dtype), K.RELU,
+                                         A_next))
+    for key in plain:
+        np.testing.assert_array_equal(arrays[key], plain[key])
+    assert sum_sq == pytest.approx(np.sum(layer["W"].astype(dtype).astype(np.float64) ** 2), rel=TOL[dtype])
+    in_blocks = np.empty_like(A_next)
+    fused.dense_forward_rows_in_blocks(X_next, arrays["W"], arrays["b"], K.RELU, in_blocks,
+                                       np.empty(fused.N_BLOCKS * m_next * fan_out, dtype))
+    np.testing.assert_array_equal(A_next, in_blocks)
+    expected = reference.activation("relu", X_next.astype(np.float64) @ arrays["W"] + arrays["b"])
+    np.testing.assert_allclose(A_next, expected, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+
+
 def _fit(n_threads, batch_size, dtype=np.float32, epochs=2, verbose=0, **fit):
     X = np.random.default_rng(1).normal(size=(40, 1100))
     y = np.arange(40) % 10
@@ -137,7 +172,7 @@ def test_training_is_bit_identical_on_one_and_two_threads(batch_size):
 
 
 # A first layer under AHEAD_MIN_WEIGHTS, then one over it (its update also runs the next batch's first layer:
-# fused.backward_update_rows_ahead), with a ragged fan_in (not a multiple of 4).
+# fused.backward_update_rows' look_ahead), with a ragged fan_in (not a multiple of 4).
 REFERENCE_NETS = [[300, 128, 10], [523, 256, 10]]
 
 
@@ -161,7 +196,7 @@ def test_fused_training_equals_the_reference_step_by_step(optimizer, batch_size,
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_epochs_in_one_call_or_one_per_call_give_the_same_bits(n_threads, monkeypatch):
-    """Within a call each step's first layer is computed by the step before it (backward_update_rows_ahead), the
+    """Within a call each step's first layer is computed by the step before it (backward_update_rows' look_ahead), the
     first step's by dense_forward_rows_in_blocks: the same sums, so how epochs are split into calls (by time,
     fastbp.training) cannot change a bit. verbose=2 runs one epoch per call, verbose=0 all three in one."""
     monkeypatch.setattr(training, "CALL_SECONDS", 1e9)
