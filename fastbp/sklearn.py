@@ -43,7 +43,7 @@ from fastbp import threads
 from fastbp.kernels import activations, losses, optimizers
 from fastbp.kernels import epoch as kernels
 from fastbp.network import Network, layer_views
-from fastbp.training import allocate_work, split_layers
+from fastbp.training import PREDICT_CHUNK, allocate_work, split_layers
 from fastbp.validation import kernel_view
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -58,7 +58,6 @@ _NETWORK_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "ta
 _NETWORK_LOSSES = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy", "identity": "mse"}
 # Sparse training data is densified this many bytes of rows at a time (whole batches, at least one).
 SPARSE_CHUNK_BYTES = 8 << 20
-PREDICT_CHUNK = 1024  # rows per compiled forward pass, as fastbp.Network's predict
 
 
 class _KernelMLP:
