@@ -209,13 +209,18 @@ def loaded_rows(jax, n_samples):
                   f"{slowdown[name]:>8.2f}x {target if name == 'fastbp' else ''}", flush=True)
 
 
-def _gemm_bound(n_samples):
-    # Through the kernels' own matmul, so the bound uses the BLAS the kernels call (fastbp.kernels.blas).
-    a, out = np.ones((2048, 2048), dtype=np.float32), np.empty((2048, 2048), dtype=np.float32)
+def peak_gflops(dtype, n=2048):
+    """GFLOP/s of an n x n x n product in ``dtype`` through the kernels' own matmul on all BLAS threads: the
+    BLAS the kernels call (fastbp.kernels.blas), at a size where it runs at its peak."""
+    a, out = np.ones((n, n), dtype=dtype), np.empty((n, n), dtype=dtype)
     seconds = best_time(lambda: dense.matmul(a, a, out, dense.AS_STORED, dense.AS_STORED), 3)
-    peak = 2 * 2048 ** 3 / seconds
+    return 2 * n ** 3 / seconds / 1e9
+
+
+def _gemm_bound(n_samples):
+    """Seconds the MNIST-shaped epoch's products of ``n_samples`` rows take at the measured float32 peak."""
     flops = 6 * n_samples * (784 * 512 + 512 * 256 + 256 * 10)
-    return flops / peak
+    return flops / (peak_gflops(np.float32) * 1e9)
 
 
 def _steps(step, count=10):
@@ -491,6 +496,8 @@ def run(quick=False):
     print(f"skinny-layer micro-kernel: {microkernel.VECTOR_BYTES * 8}-bit vectors, {microkernel.TILE_ROWS}-row tiles")
     print(blas_summary() + f"; kernels call {blas.BLAS_LIBRARY}"
           + (f"; pytorch CPU capability {torch.backends.cpu.get_cpu_capability()}" if torch else ""))
+    print(f"measured GEMM peak (2048^3, the kernels' BLAS on all its threads): float32 "
+          f"{peak_gflops(np.float32):.0f} GFLOP/s, float64 {peak_gflops(np.float64):.0f} GFLOP/s")
     print(f"{'work':<48} {'who':<22} {'time':>14} {'peer/fastbp':>9} target")
     table = Table()
     xor_row(table)

@@ -72,3 +72,15 @@ def test_best_times_keeps_each_sides_fastest_call(monkeypatch):
     monkeypatch.setattr(benchmark.time, "perf_counter", lambda: next(clock))
     seconds = benchmark.best_times({"fastbp": lambda: None, "peer": lambda: None}, {"fastbp": 2, "peer": 2})
     assert seconds == {"fastbp": 3.0, "peer": 0.5}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_peak_gflops_times_a_square_product_in_each_dtype(dtype, monkeypatch):
+    """The header's peak: 2 n^3 flops over the best of the timed products, which really ran in that dtype."""
+    seen = []
+    matmul = benchmark.dense.matmul
+    monkeypatch.setattr(benchmark.dense, "matmul", lambda a, b, out, *flags: seen.append(out.dtype) or
+                        matmul(a, b, out, *flags))
+    monkeypatch.setattr(benchmark, "best_time", lambda call, repeats: (call(), 0.5)[1])
+    assert benchmark.peak_gflops(dtype, n=64) == pytest.approx(2 * 64 ** 3 / 0.5 / 1e9)
+    assert seen == [dtype]
