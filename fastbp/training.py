@@ -12,6 +12,7 @@ import time
 
 import numba
 import numpy as np
+from numba.core import event
 from tqdm.auto import tqdm
 
 from fastbp import registry, threads
@@ -22,9 +23,6 @@ from fastbp.kernels import dense_parallel, fused, optimizers
 PREDICT_CHUNK = 1024  # rows per compiled forward pass: bounds the workspace of predict/evaluate
 ORDER_BUDGET = 1 << 18  # sample indices (2 MiB) per compiled call when several epochs run in one call
 CALL_SECONDS = 0.25  # target length of one compiled call when epochs are chunked
-# A first call still running after this long is compiling: loading the kernels from Numba's
-# disk cache took 0.1-0.3 s here, compiling them 6-15 s per dtype and path.
-COMPILE_NOTICE_SECONDS = 1.0
 COMPILE_NOTICE = "fastbp: compiling the kernels for this CPU (first run only: Numba caches them on disk)"
 _warm_kernels = set()  # (dtype, small-batch path) pairs whose training kernel this process has already run
 
@@ -151,20 +149,35 @@ def fit_network(net, data, validation, settings):
     return history
 
 
+class _CompileNotice(event.Listener):
+    """Writes COMPILE_NOTICE on stderr when Numba starts its first compile (not a load from its disk cache)."""
+
+    def __init__(self):
+        self.said = False
+
+    def on_start(self, ev):
+        if not self.said:
+            self.said = True
+            tqdm.write(COMPILE_NOTICE, file=sys.stderr)
+
+    def on_end(self, ev):
+        pass
+
+
 @contextlib.contextmanager
 def _compile_notice(kernel, verbose):
-    """Say on stderr that the kernels are compiling when the first training call of ``kernel`` (dtype,
-    small-batch path) in this process is still running after COMPILE_NOTICE_SECONDS; silent with verbose=0."""
+    """Say on stderr, once, when the first training call of ``kernel`` (dtype, small-batch path) in this process
+    makes Numba compile; silent with verbose=0.
+
+    Numba's "numba:compile" event fires only for a real compile, never for a load from the disk cache. An
+    earlier rule (a first call still running after one second is compiling) also fired on a loaded machine,
+    where a warm cache took more than a second to load (a CI run with another compile beside it).
+    """
     if not verbose or kernel in _warm_kernels:
         yield
         return
-    timer = threading.Timer(COMPILE_NOTICE_SECONDS, tqdm.write, (COMPILE_NOTICE,), {"file": sys.stderr})
-    timer.daemon = True
-    timer.start()
-    try:
+    with event.install_listener("numba:compile", _CompileNotice()):
         yield
-    finally:
-        timer.cancel()
     _warm_kernels.add(kernel)
 
 

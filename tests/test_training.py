@@ -2,6 +2,7 @@ import os
 import re
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -267,3 +268,23 @@ def test_flush_denormals_zeroes_the_decaying_velocity_of_dead_units_on_every_pat
     out = np.empty_like(x)
     _halve_in_threads(x, out)
     assert np.all(out > 0) and np.all(x * np.float32(0.5) > 0)  # the caller's and the pool's modes restored
+
+
+def test_the_compile_notice_follows_numbas_compiles_not_the_clock(monkeypatch, capsys):
+    """A first call that only loads warm kernels says nothing however long it takes (a loaded machine once took
+    more than the one second the notice used to wait for); a call that compiles says so once."""
+    monkeypatch.setattr(training, "_warm_kernels", set())
+    with training._compile_notice(("slow", False), verbose=1):
+        time.sleep(1.3)
+    assert training.COMPILE_NOTICE not in capsys.readouterr().err
+
+    @njit
+    def fresh(x):
+        return x + 1
+
+    with training._compile_notice(("compiles", False), verbose=1):
+        fresh(1), fresh(1.0)  # two compiles, one notice
+    assert capsys.readouterr().err.count(training.COMPILE_NOTICE) == 1
+    with training._compile_notice(("compiles", False), verbose=1):
+        fresh(1j)  # the kernel already ran in this process: silent
+    assert training.COMPILE_NOTICE not in capsys.readouterr().err
