@@ -27,9 +27,17 @@ tile of 8 rows reads half a cache line of each sample's row per pass). The forwa
 dimension in chunks of ``FORWARD_K_CHUNK`` (a chunk of W stays in cache while every row tile of the
 block passes over it; on the cat net chunks of 128/256/512/1024 took 1.41/1.02/1.26/1.26 ms), the
 gradient in chunks of ``GRADIENT_K_CHUNK`` samples (A = A_prev[:, block]^T: its rows are columns of
-A_prev, fan_in apart, and short chunks keep few enough of them in flight for the prefetcher; chunks of
-16/32/64 took 1203/1136/1189 us on the cat net). The cat net's training step went from 5.7-7.5 ms to
-3.0-4.3 ms (old and new code alternated in fresh processes).
+A_prev, fan_in apart, and short chunks keep few enough of them in flight for the prefetcher). On the cat
+net's gradient (209x12288x20, rows 96 KiB apart) chunks of 8/12/16/24/32/64 took 3.6-5.4/3.3-6.2/3.5-4.4/
+4.4-9.6/7.6-11.3/8.7-10.4 ms (two blocks on two threads, two rounds, session 19); 16 was the best
+in every later run (4.0-4.4 against 6.1-8.6 ms), and the whole step, fits of 10 steps in fresh
+processes alternated six times, took 7.9-9.2 ms (median of 12 fits) against 12.6-13.9 ms with 32. On
+rows 8 KiB apart or less (256x1024x24, 64x4096x16, 128x784x10) 16 and 32 were within 5% either way.
+(An earlier machine had measured 16/32/64 at 1203/1136/1189 us.) Likely cause: 32 rows in flight
+plus the other operands exceed the 32 streams the L2 prefetcher tracks. Splitting the block's columns
+into panels (64 to 1024 wide) changed nothing; computing dW^T instead (X's rows as the vectors) was
+2-3x slower. The chunk does not change a bit (see below). The micro-kernel had taken the cat net's
+training step from 5.7-7.5 ms to 3.0-4.3 ms (old and new code alternated in fresh processes).
 
 The summation order along k is fixed (chunk by chunk, in order), so a result does not depend on how
 the rows are split into blocks or which thread runs a block.
@@ -49,7 +57,7 @@ MAX_VECTORS = 3
 # Products whose output rows fit in MAX_VECTORS vectors (24 float64 or 48 float32 columns with AVX-512).
 SKINNY_BYTES = MAX_VECTORS * VECTOR_BYTES
 FORWARD_K_CHUNK = 256
-GRADIENT_K_CHUNK = 32
+GRADIENT_K_CHUNK = 16
 
 
 def _make_tile(rows):
