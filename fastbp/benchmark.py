@@ -490,9 +490,10 @@ def run(quick=False):
     print(f"fastbp benchmark: {os.cpu_count()} cores; peers: numpy"
           f"{', pytorch ' + torch.__version__ if torch else ''}{', scikit-learn ' + sklearn.__version__ if sklearn else ''}"
           f"{', jax ' + jax.__version__ + ' (jit + lax.scan epoch)' if jax else ''}")
+    pool = f"TBB, {numba.config.NUMBA_NUM_THREADS} threads" if threads.parallel_kernels() else "none (serial)"
     print(f"kernels: compiled by Numba for {llvmlite.binding.get_host_cpu_name()} "
           f"({'AVX-512' if 'avx512f' in llvmlite.binding.get_host_cpu_features() else 'AVX2 or older'}); "
-          f"small-batch thread pool: {'TBB, ' + str(numba.config.NUMBA_NUM_THREADS) + ' threads' if threads.parallel_kernels() else 'none (serial)'}")
+          f"small-batch thread pool: {pool}")
     print(f"skinny-layer micro-kernel: {microkernel.VECTOR_BYTES * 8}-bit vectors, {microkernel.TILE_ROWS}-row tiles")
     print(blas_summary() + f"; kernels call {blas.BLAS_LIBRARY}"
           + (f"; pytorch CPU capability {torch.backends.cpu.get_cpu_capability()}" if torch else ""))
