@@ -30,7 +30,7 @@ gradient in chunks of ``GRADIENT_K_CHUNK`` samples (A = A_prev[:, block]^T: its 
 A_prev, fan_in apart, and short chunks keep few enough of them in flight for the prefetcher). On the cat
 net's gradient (209x12288x20, rows 96 KiB apart) chunks of 8/12/16/24/32/64 took 3.6-5.4/3.3-6.2/3.5-4.4/
 4.4-9.6/7.6-11.3/8.7-10.4 ms (two blocks on two threads, two rounds, session 19); 16 was the best
-in every later run (4.0-4.4 against 6.1-8.6 ms), and the whole step, fits of 10 steps in fresh
+in every later run (4.0-4.4 against 4.6-8.6 ms), and the whole step, fits of 10 steps in fresh
 processes alternated six times, took 7.9-9.2 ms (median of 12 fits) against 12.6-13.9 ms with 32. On
 rows 8 KiB apart or less (256x1024x24, 64x4096x16, 128x784x10) 16 and 32 were within 5% either way.
 (An earlier machine had measured 16/32/64 at 1203/1136/1189 us.) Likely cause: 32 rows in flight
