@@ -15,7 +15,9 @@ from fastbp.kernels import optimizers as O
 # (m, fan_in, fan_out): batch 1, tiny, skinny both ways, square, and ragged edges that are not multiples of
 # ALIGN (so the last block is short, and with 5 blocks of 17 rows some blocks are empty).
 # (37, 700, 20): a skinny layer in the micro-kernel (.microkernel) past its chunk and tile edges.
-SHAPES = [(1, 40, 33), (3, 5, 2), (64, 17, 300), (100, 300, 3), (64, 64, 64), (33, 257, 129), (37, 700, 20)]
+# (16, 300, 70): a few samples, so each block runs in groups of GROUP_ROWS rows of W, the last one short.
+SHAPES = [(1, 40, 33), (3, 5, 2), (64, 17, 300), (100, 300, 3), (64, 64, 64), (33, 257, 129), (37, 700, 20),
+          (16, 300, 70)]
 BLOCKS = [1, 2, 5]
 
 
@@ -26,6 +28,12 @@ def test_blocks_cover_the_range_once_on_aligned_edges(length, n_blocks):
     assert ranges[0][0] == 0 and ranges[-1][1] == length
     for (start, stop), (next_start, _) in zip(ranges, ranges[1:]):
         assert start <= stop == next_start and stop % dense_parallel.ALIGN == 0
+
+
+def test_the_few_samples_shape_runs_in_several_groups_the_last_one_short():
+    """Keeps SHAPES' (16, 300, 70) a case of the grouped backward pass if its limits change."""
+    assert 16 <= dense_parallel.GROUPED_MAX_BATCH and 300 > 2 * dense_parallel.GROUP_ROWS
+    assert 300 % dense_parallel.GROUP_ROWS != 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
