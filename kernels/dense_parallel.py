@@ -81,9 +81,9 @@ PARALLEL_PRODUCT = 1 << 20
 # time: the group's hidden-delta columns, gradient rows and update, so its rows of W and dW are still in
 # cache for the update. With a few samples the gradient is a product with a short inner dimension, bound by
 # writing dW and reading it back, not by arithmetic. One thread, float32, momentum SGD, half the rows of the
-# 784x512 first layer, dW then the update over the whole block against groups of 32 rows (us): batch 8
-# 284-290 against 180-183, 16 324-364 against 216-280, 32 395-434 against 300-323, 64 584-939 against
-# 653-673 (no gain, so 64 stays whole). asv BlockKernels' layer step on two threads, old and new code
+# 784x512 first layer, dW then the update over the whole block against groups of 32 rows, one run (us):
+# batch 8 284-356 against 180-183, 16 324-364 against 216-280, 32 395-434 against 300-323, 64 584-939
+# against 653-673 (no gain, so 64 stays whole). asv BlockKernels' layer step on two threads, old and new code
 # alternated in fresh processes, three rounds (GFLOP/s): 16x784x512 float32 30.1-32.6 against 41.6-47.8,
 # float64 15.9-17.1 against 17.4-21.4; 32x512x256 float32 36.9-49.0 against 42.0-53.0. Epochs of the
 # 784-512-256-10 net, 6000 rows, best of 3 (ms): batch 8 717-1066 against 558-665 (7 pairs), batch 16
@@ -169,7 +169,7 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
     for first in range(start, stop, group):
         rows = min(group, stop - first)
         if delta_prev.shape[0] == m:
-            # Fortran view: delta_prev[:, group]^T (rows, m) = W[group] (rows, n) @ delta^T (n, m).
+            # Fortran view: delta_prev[:, first:first + rows]^T = W[first:first + rows] @ delta^T (n, m).
             gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, W, first * n, n, delta, 0, n, delta_prev, first, fan_in)
             if code_prev != LINEAR:
                 for r in range(m):
@@ -179,7 +179,7 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
             # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
             skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, GRADIENT_K_CHUNK)
         else:
-            # Fortran view: dW[group]^T (n, rows) = delta^T (n, m) @ A_prev[:, group] (m, rows).
+            # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows].
             gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, first, fan_in, dW, first * n, n)
         size = rows * n
         sum_sq += update_row(optimizer, coeffs, view(W, first * n, 1, size), view(state1, first * n, 1, size),
