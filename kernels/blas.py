@@ -128,8 +128,8 @@ OPENBLAS = BLAS_LIBRARY.startswith("OpenBLAS")  # bound to OpenBLAS itself, not 
 
 
 @intrinsic
-def _call_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
-    """Fortran-order C (m, n) = op(A) op(B) through the bound ?gemm; A, B, C are arrays whose
+def _call_gemm(typingctx, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    """Fortran-order C (m, n) = alpha op(A) op(B) + beta C through the bound ?gemm; A, B, C are arrays whose
     memory the flags and leading dimensions describe (see ``gemm_at``)."""
     if not isinstance(C, types.Array) or C.dtype not in (types.float32, types.float64):
         raise errors.TypingError(f"gemm needs a float32 or float64 output, got {C}")
@@ -157,22 +157,26 @@ def _call_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
         def data(index):
             return context.make_array(signature.args[index])(context, builder, args[index]).data
 
+        def scalar(index):  # rounded to C's dtype, as the optimizers round their coefficients
+            return by_pointer(real, context.cast(builder, args[index], signature.args[index], dtype))
+
         builder.call(function, [
-            flag(0), flag(1), integer(2), integer(3), integer(4),
-            by_pointer(real, context.get_constant(dtype, 1.0)), data(5), integer(6),
-            data(7), integer(8), by_pointer(real, context.get_constant(dtype, 0.0)), data(9), integer(10)])
+            flag(0), flag(1), integer(2), integer(3), integer(4), scalar(5), data(6), integer(7),
+            data(8), integer(9), scalar(10), data(11), integer(12)])
         return context.get_dummy_value()
 
-    return types.void(transa, transb, m, n, k, A, lda, B, ldb, C, ldc), codegen
+    return types.void(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc), codegen
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def gemm_at(trans_a, trans_b, m, n, k, A, a_offset, lda, B, b_offset, ldb, C, c_offset, ldc):
-    """Fortran-order C (m, n) = op(A) op(B) on C-contiguous buffers read from flat element offsets.
+def gemm_at(trans_a, trans_b, m, n, k, alpha, A, a_offset, lda, B, b_offset, ldb, beta, C, c_offset, ldc):
+    """Fortran-order C (m, n) = alpha op(A) op(B) + beta C on C-contiguous buffers read from flat element offsets.
 
-    BLAS's own interface (flags NO_TRANSPOSE/TRANSPOSE, leading dimensions), for blocks of
+    BLAS's own interface (flags NO_TRANSPOSE/TRANSPOSE, scalars, leading dimensions), for blocks of
     row-major matrices: a row-major (rows, cols) block at offset with row stride ld is a
-    Fortran (cols, rows) matrix with leading dimension ld.
+    Fortran (cols, rows) matrix with leading dimension ld. With beta 0, C is only written (BLAS
+    semantics: NaN in it does not propagate). The kernels' products pass alpha 1 and beta 0; the
+    optimizers' folded gradient (:func:`.dense.folded_product`) passes others.
     """
-    _call_gemm(trans_a, trans_b, m, n, k, vector(A, a_offset, 1), lda, vector(B, b_offset, 1), ldb,
+    _call_gemm(trans_a, trans_b, m, n, k, alpha, vector(A, a_offset, 1), lda, vector(B, b_offset, 1), ldb, beta,
                vector(C, c_offset, 1), ldc)

@@ -19,6 +19,9 @@ LOG_LOSS, BINARY_LOG_LOSS, HALF_SQUARED_ERROR, HALF_POISSON = 3, 4, 5, 6
 # computes the gradients. SKLEARN_SGD and SKLEARN_ADAM are scikit-learn's formulations (fastbp.sklearn),
 # which differ from PyTorch's.
 SGD, ADAM, NO_UPDATE, SKLEARN_SGD, SKLEARN_ADAM = 0, 1, 2, 3, 4
+# The rest of an SGD or SKLEARN_SGD step with momentum whose velocity already holds the gradient: the kernels
+# pick these themselves when the gradient's product writes into the velocity (optimizers.gradient_fold).
+FOLDED_SGD, FOLDED_SKLEARN_SGD = 5, 6
 # Slots of the float64 ``hyper`` array every training kernel takes.
 LR, MOMENTUM, NESTEROV, L2, BETA1, BETA2, EPSILON = range(7)
 N_HYPER = 7

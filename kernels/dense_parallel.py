@@ -15,7 +15,8 @@ these calls, so Numba's pool is the only one in the hot path.
   is slow (see :mod:`.microkernel`); the other products go to BLAS.
 - ``backward_update_parallel``: blocks of the rows of W (the layer's inputs). A block computes its
   columns of the hidden delta (delta @ W[rows].T times f'(A_prev[:, rows]), with W before the
-  update), its rows of dW = A_prev[:, rows].T @ delta, and then the optimizer update of its rows
+  update), its rows of dW = A_prev[:, rows].T @ delta (for SGD with momentum, added to the velocity's
+  rows inside the product instead: ``dense.folded_product``), and then the optimizer update of its rows
   of W and the optimizer state; with a few samples per batch, a group of ``GROUP_ROWS`` rows at a
   time, so the update finds them in cache. Nothing in a block depends on another, so there is no
   barrier between the products and the update.
@@ -35,7 +36,7 @@ from numba import njit, prange
 from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
-from .dense import bias_step
+from .dense import bias_step, folded_product
 from .denormals import fp_mode, set_fp_mode
 from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
 from .optimizers import FIRST_ROW, update_row
@@ -117,7 +118,7 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
             skinny_product(rows, n, k, A_prev, start * k, k, 1, W, 0, n, out, start * n, n, FORWARD_K_CHUNK)
         else:
             # Fortran view: out[start:stop]^T (n, rows) = W^T (n, k) @ A_prev[start:stop]^T (k, rows).
-            gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, rows, k, W, 0, n, A_prev, start * k, k, out, start * n, n)
+            gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, rows, k, 1.0, W, 0, n, A_prev, start * k, k, 0.0, out, start * n, n)
         Z = view(out, start * n, rows, n)
         for i in range(rows):
             for j in range(n):
@@ -129,7 +130,7 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
     if cols == 0:
         return
     # Fortran view: out[:, start:stop]^T (cols, m) = W[:, start:stop]^T (cols, k) @ A_prev^T (k, m).
-    gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, cols, m, k, W, start, n, A_prev, 0, k, out, start, n)
+    gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, cols, m, k, 1.0, W, start, n, A_prev, 0, k, 0.0, out, start, n)
     bias = vector(b, start, cols)
     for i in range(m):
         Z = view(out, i * n + start, 1, cols)
@@ -159,30 +160,41 @@ def dense_forward_parallel(A_prev, W, b, code, out, n_blocks):
 @njit(**BORROWING_OPTIONS)
 def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
                     coeffs, l2_over_m, sums):
-    """Rows [start, stop) of W: hidden-delta columns, dW rows, then their update, a group of rows
-    [first, first + rows) at a time (see GROUP_ROWS); sums[block] = their sum(W**2)."""
+    """Rows [start, stop) of W: hidden-delta columns, dW rows (or the velocity's, see ``dense.folded_product``),
+    then their update, a group of rows [first, first + rows) at a time (see GROUP_ROWS); sums[block] = their
+    sum(W**2)."""
     m, fan_in = A_prev.shape
     n = W.shape[1]
     start, stop = block_range(block, n_blocks, fan_in)
     group = GROUP_ROWS if m <= GROUPED_MAX_BATCH else max(stop - start, 1)
+    skinny = dW.itemsize == 8 and n * 8 <= SKINNY_BYTES  # float64 only: float32 measured faster in BLAS (.microkernel)
+    fold, alpha, beta, rule = folded_product(optimizer, coeffs, m * fan_in * n)
+    if skinny:  # the micro-kernel writes dW
+        fold, rule = False, optimizer
+    target = state1 if fold else dW
+    if not fold:
+        alpha, beta = 1.0, 0.0
     sum_sq = 0.0
     for first in range(start, stop, group):
         rows = min(group, stop - first)
         if delta_prev.shape[0] == m:
             # Fortran view: delta_prev[:, first:first + rows]^T = W[first:first + rows] @ delta^T (n, m).
-            gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, W, first * n, n, delta, 0, n, delta_prev, first, fan_in)
+            gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, 1.0, W, first * n, n, delta, 0, n, 0.0, delta_prev, first,
+                    fan_in)
             if code_prev != LINEAR:
                 for r in range(m):
                     scale_by_derivative(view(delta_prev, r * fan_in + first, 1, rows),
                                         view(A_prev, r * fan_in + first, 1, rows), code_prev)
-        if dW.itemsize == 8 and n * 8 <= SKINNY_BYTES:  # float64 only: float32 measured faster in BLAS (.microkernel)
+        if skinny:
             # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
             skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, GRADIENT_K_CHUNK)
         else:
-            # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows].
-            gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, delta, 0, n, A_prev, first, fan_in, dW, first * n, n)
+            # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows], or with
+            # ``fold`` the velocity's rows state1[...] = alpha dW[...] + beta state1[...] instead.
+            gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, alpha, delta, 0, n, A_prev, first, fan_in, beta, target,
+                    first * n, n)
         size = rows * n
-        sum_sq += update_row(optimizer, coeffs, view(W, first * n, 1, size), view(state1, first * n, 1, size),
+        sum_sq += update_row(rule, coeffs, view(W, first * n, 1, size), view(state1, first * n, 1, size),
                              view(state2, first * n, 1, size), FIRST_ROW, view(dW, first * n, 1, size), 0, 1.0,
                              l2_over_m)
     sums[block] = sum_sq

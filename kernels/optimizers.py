@@ -19,8 +19,8 @@ count: once per step, not once per row).
 import numpy as np
 from numba import njit
 
-from .codes import (ADAM, BETA1, BETA2, EPSILON, L2, LR, MOMENTUM, N_HYPER, NESTEROV,  # noqa: F401
-                    NO_UPDATE, SGD, SKLEARN_ADAM, SKLEARN_SGD)
+from .codes import (ADAM, BETA1, BETA2, EPSILON, FOLDED_SGD, FOLDED_SKLEARN_SGD, L2, LR, MOMENTUM,  # noqa: F401
+                    N_HYPER, NESTEROV, NO_UPDATE, SGD, SKLEARN_ADAM, SKLEARN_SGD)
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .views import view
 # coeffs = hyper followed by the per-step scalars.
@@ -66,7 +66,8 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
     SKLEARN_SGD is scikit-learn's: v = momentum*v - lr*g; p += momentum*v - lr*g if nesterov
     else v (the learning rate inside the velocity: a schedule's change of lr does not rescale
     the velocity). SKLEARN_ADAM: p -= step_size * m / (sqrt(v) + epsilon), epsilon added to the
-    uncorrected sqrt(v).
+    uncorrected sqrt(v). FOLDED_SGD and FOLDED_SKLEARN_SGD finish those two rules (without Nesterov) when
+    state1 already holds the velocity's gradient part (``gradient_fold``): grads is not read.
     """
     n = params.shape[1]
     # The arithmetic runs in the parameters' dtype, as in PyTorch and scikit-learn, with 1 - beta
@@ -112,6 +113,18 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
             state1[row, k] = m
             state2[row, k] = v
             params[row, k] = p - step_size * m / (np.sqrt(v) * inv_sqrt_bias2 + epsilon)
+    elif optimizer == FOLDED_SGD:  # state1 holds momentum * v + dW already (gradient_fold)
+        for k in range(n):
+            p = params[row, k]
+            v = state1[row, k] + decay * p
+            state1[row, k] = v
+            params[row, k] = p - lr * v
+    elif optimizer == FOLDED_SKLEARN_SGD:  # state1 holds momentum * v - lr * dW already
+        for k in range(n):
+            p = params[row, k]
+            v = state1[row, k] - lr * (decay * p)
+            state1[row, k] = v
+            params[row, k] = p + v
     elif optimizer == SKLEARN_SGD:
         if coeffs[NESTEROV] != 0:
             for k in range(n):
@@ -127,6 +140,25 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
                 state1[row, k] = v
                 params[row, k] = p + v
     return sum_sq
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def gradient_fold(optimizer, coeffs):
+    """(alpha, beta, rule): the product forming a weight gradient dW may instead add it to the velocity,
+    state1 = alpha * dW + beta * state1, and ``update_row`` with optimizer ``rule`` then completes the step
+    without dW. alpha is 0 (and rule the optimizer) when the optimizer needs dW itself: plain SGD, Nesterov,
+    Adam, NO_UPDATE.
+
+    SGD with momentum (PyTorch's rule) is v = momentum * v + dW + l2 * p, p -= lr * v: (1, momentum,
+    FOLDED_SGD). SKLEARN_SGD is v = momentum * v - lr * (dW + l2 * p), p += v: (-lr, momentum,
+    FOLDED_SKLEARN_SGD). See :func:`.dense.folded_product` for what it saves.
+    """
+    if coeffs[NESTEROV] == 0:
+        if optimizer == SGD and coeffs[MOMENTUM] != 0:
+            return 1.0, coeffs[MOMENTUM], FOLDED_SGD
+        if optimizer == SKLEARN_SGD:
+            return -coeffs[LR], coeffs[MOMENTUM], FOLDED_SKLEARN_SGD
+    return 0.0, 0.0, optimizer
 
 
 @njit(**BORROWING_OPTIONS)

@@ -40,10 +40,27 @@ def test_gemm_at_matches_numpy_for_every_orientation_and_leading_dimension(m, k,
     out = np.full((m, n + pad), np.nan, dtype)
     # To Fortran a row-major buffer is its transpose: out^T (n, m) = op(B)^T op(A)^T.
     flag = {False: blas.NO_TRANSPOSE, True: blas.TRANSPOSE}
-    blas.gemm_at(flag[transposed_B], flag[transposed_A], n, m, k, B, 0, ldb, A, 0, lda, out, 0, n + pad)
+    blas.gemm_at(flag[transposed_B], flag[transposed_A], n, m, k, 1.0, B, 0, ldb, A, 0, lda, 0.0, out, 0, n + pad)
     expected = op_A.astype(np.float64) @ op_B.astype(np.float64)
     np.testing.assert_allclose(out[:, :n], expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
     assert np.isnan(out[:, n:]).all()  # the padding belongs to someone else
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.5), (-0.01, 0.9), (2.0, 1.0), (-0.5, 0.0)])
+def test_gemm_at_adds_the_scaled_product_to_the_scaled_output(alpha, beta, dtype, rng):
+    """C = alpha op(A) op(B) + beta C, as the optimizers' folded gradient calls it (A transposed, as A_prev.T);
+    beta 0 writes C without reading it."""
+    m, k, n = 37, 19, 23
+    op_A, A, lda = stored(rng, (m, k), True, 3, dtype)
+    op_B, B, ldb = stored(rng, (k, n), False, 0, dtype)
+    before = rng.normal(size=(m, n)).astype(dtype) if beta else np.full((m, n), np.nan, dtype)
+    out = before.copy()
+    blas.gemm_at(blas.NO_TRANSPOSE, blas.TRANSPOSE, n, m, k, alpha, B, 0, ldb, A, 0, lda, beta, out, 0, n)
+    expected = alpha * (op_A.astype(np.float64) @ op_B.astype(np.float64))
+    if beta:
+        expected += beta * before.astype(np.float64)
+    np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
 
 
 @settings(max_examples=40, deadline=None)

@@ -63,22 +63,29 @@ def _coeffs(optimizer, lr=0.1, momentum=0.9, nesterov=True):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("l2_over_m", [0.0, 0.3])
 @pytest.mark.parametrize("shape", [(1, 2, 3), (8, 5, 3), (16, 64, 100), (3, 70, 33)], ids=str)
-def test_backward_update_equals_gradient_then_update(shape, l2_over_m, dtype, rng):
-    """The layer's fused step equals the unfused one: gradients with L2, hidden delta, then SGD/Nesterov."""
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_backward_update_equals_gradient_then_update(nesterov, shape, l2_over_m, dtype, rng):
+    """The layer's fused step equals the unfused one: gradients with L2, hidden delta, then SGD/Nesterov.
+    Without Nesterov the gradient goes into the velocity inside the product, dW untouched (folded_product)."""
+    from fastbp.kernels import blas
     from fastbp.kernels import optimizers as O
-    from fastbp.kernels.dense import backward_update
+    from fastbp.kernels.dense import SMALL_PRODUCT, backward_update
     m, fan_in, fan_out = shape
     A_prev = np.abs(rng.normal(size=(m, fan_in)))  # relu outputs
     delta, W, b = rng.normal(size=(m, fan_out)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)
     vW, vb = rng.normal(size=W.shape), rng.normal(size=b.shape)
     cast = lambda *arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
     Wk, bk, vWk, vbk = cast(W, b, vW, vb)
-    dW, db, delta_prev = np.empty_like(Wk), np.empty_like(bk), np.empty((m, fan_in), dtype)
+    dW, db, delta_prev = np.full_like(Wk, np.nan), np.empty_like(bk), np.empty((m, fan_in), dtype)
     sum_sq = backward_update(*cast(A_prev, delta), Wk, bk, dW, db, (vWk, np.zeros(0, dtype)), (vbk, np.zeros(0, dtype)),
-                             K.RELU, delta_prev, O.SKLEARN_SGD, _coeffs(O.SKLEARN_SGD), l2_over_m)
+                             K.RELU, delta_prev, O.SKLEARN_SGD, _coeffs(O.SKLEARN_SGD, nesterov=nesterov), l2_over_m)
     gW, gb = A_prev.T @ delta + l2_over_m * W, delta.sum(axis=0)
-    W_ref, vW_ref = reference.sklearn_sgd_step(W, gW, vW, 0.1)
-    b_ref, vb_ref = reference.sklearn_sgd_step(b, gb, vb, 0.1)
+    W_ref, vW_ref = reference.sklearn_sgd_step(W, gW, vW, 0.1, nesterov=nesterov)
+    b_ref, vb_ref = reference.sklearn_sgd_step(b, gb, vb, 0.1, nesterov=nesterov)
+    folds = not nesterov and blas.OPENBLAS and m * fan_in * fan_out > SMALL_PRODUCT
+    assert np.isnan(dW).all() == folds
+    if not folds:
+        np.testing.assert_allclose(dW, A_prev.T @ delta, rtol=TOL[dtype], atol=TOL[dtype])
     tol = 10 * TOL[dtype]
     np.testing.assert_allclose(delta_prev, (delta @ W.T) * (A_prev > 0), rtol=tol, atol=tol)
     np.testing.assert_allclose(Wk, W_ref, rtol=tol, atol=tol)

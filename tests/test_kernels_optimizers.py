@@ -125,3 +125,39 @@ def test_update_row_scales_a_gradient_row_taken_from_another_array(optimizer, dt
     np.testing.assert_array_equal(scaled[:2], p[:2])  # only row 2 moves
     for got, want in zip(states[0], states[1]):
         np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("optimizer,momentum,nesterov,rule", [
+    (O.SGD, 0.9, False, O.FOLDED_SGD), (O.SKLEARN_SGD, 0.9, False, O.FOLDED_SKLEARN_SGD),
+    (O.SKLEARN_SGD, 0.0, False, O.FOLDED_SKLEARN_SGD), (O.SGD, 0.0, False, None), (O.SGD, 0.9, True, None),
+    (O.SKLEARN_SGD, 0.9, True, None), (O.ADAM, 0.0, False, None), (O.SKLEARN_ADAM, 0.0, False, None),
+    (O.NO_UPDATE, 0.9, False, None)])
+def test_only_momentum_sgd_without_nesterov_folds_its_gradient(optimizer, momentum, nesterov, rule):
+    alpha, beta, got = O.gradient_fold(optimizer, _coeffs(optimizer, 1, 0.1, momentum, nesterov))
+    if rule is None:
+        assert (alpha, beta, got) == (0.0, 0.0, optimizer)
+    else:
+        assert (alpha, beta, got) == ((1.0 if optimizer == O.SGD else -0.1), momentum, rule)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+@pytest.mark.parametrize("optimizer,momentum", [(O.SGD, 0.5), (O.SGD, 0.9), (O.SKLEARN_SGD, 0.9),
+                                                (O.SKLEARN_SGD, 0.0)])
+def test_a_folded_step_equals_the_step_from_the_gradient(optimizer, momentum, l2, dtype, rng):
+    """state1 = alpha * dW + beta * state1 (what the product writes), then the folded rule: the step from dW."""
+    W, v, dW = rng.normal(size=(5, 8)), rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    for step in (1, 2):
+        coeffs = _coeffs(optimizer, step, 0.1, momentum)
+        alpha, beta, rule = O.gradient_fold(optimizer, coeffs)
+        Wf, vf = W.astype(dtype), (alpha * dW + beta * v).astype(dtype)
+        Wu, vu, unused = W.astype(dtype), v.astype(dtype), np.zeros((5, 8), dtype)
+        no_gradient = np.full((0, 8), np.nan, dtype)  # the folded rules read no gradient
+        folded = [O.update_row(rule, coeffs, Wf, vf, unused, np.intp(r), no_gradient, 0, 1.0, l2) for r in range(5)]
+        unfolded = [O.update_row(optimizer, coeffs, Wu, vu, unused, np.intp(r), dW.astype(dtype), r, 1.0, l2)
+                    for r in range(5)]
+        np.testing.assert_allclose(Wf, Wu, rtol=TOL[dtype], atol=TOL[dtype])
+        np.testing.assert_allclose(vf, vu, rtol=TOL[dtype], atol=TOL[dtype])
+        assert folded == pytest.approx(unfolded, rel=TOL[dtype]) and (sum(folded) > 0) is (l2 > 0)
+        assert not unused.any()
+        W, v, dW = Wu.astype(np.float64), vu.astype(np.float64), rng.normal(size=(5, 8))
