@@ -146,8 +146,8 @@ def update_row(optimizer, coeffs, params, state1, state2, row, grads, grad_row, 
 def gradient_fold(optimizer, coeffs):
     """(alpha, beta, rule): the product forming a weight gradient dW may instead add it to the velocity,
     state1 = alpha * dW + beta * state1, and ``update_row`` with optimizer ``rule`` then completes the step
-    without dW. alpha is 0 (and rule the optimizer) when the optimizer needs dW itself: plain SGD, Nesterov,
-    Adam, NO_UPDATE.
+    without dW. alpha is 0 (and rule the optimizer) when the optimizer needs dW itself: PyTorch's SGD without
+    momentum, Nesterov, Adam, NO_UPDATE.
 
     SGD with momentum (PyTorch's rule) is v = momentum * v + dW + l2 * p, p -= lr * v: (1, momentum,
     FOLDED_SGD). SKLEARN_SGD is v = momentum * v - lr * (dW + l2 * p), p += v: (-lr, momentum,

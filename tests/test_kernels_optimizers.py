@@ -132,7 +132,9 @@ def test_update_row_scales_a_gradient_row_taken_from_another_array(optimizer, dt
     (O.SKLEARN_SGD, 0.0, False, O.FOLDED_SKLEARN_SGD), (O.SGD, 0.0, False, None), (O.SGD, 0.9, True, None),
     (O.SKLEARN_SGD, 0.9, True, None), (O.ADAM, 0.0, False, None), (O.SKLEARN_ADAM, 0.0, False, None),
     (O.NO_UPDATE, 0.9, False, None)])
-def test_only_momentum_sgd_without_nesterov_folds_its_gradient(optimizer, momentum, nesterov, rule):
+def test_which_optimizers_fold_the_gradient_into_the_velocity(optimizer, momentum, nesterov, rule):
+    """PyTorch's SGD with momentum and scikit-learn's SGD (its velocity holds -lr * dW even without momentum),
+    neither with Nesterov."""
     alpha, beta, got = O.gradient_fold(optimizer, _coeffs(optimizer, 1, 0.1, momentum, nesterov))
     if rule is None:
         assert (alpha, beta, got) == (0.0, 0.0, optimizer)
