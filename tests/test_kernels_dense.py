@@ -124,3 +124,29 @@ def test_matmul_equals_numpy_from_empty_to_blas_sizes(m, k, n, transposed, dtype
     matmul(A, B, out, flag, flag)
     op_A, op_B = (A.T, B.T) if transposed else (A, B)
     np.testing.assert_allclose(out, op_A.astype(np.float64) @ op_B, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k,n", [(10, 32), (1, 100), (100, 1), (2, 64), (33, 65), (512, 784)])
+@pytest.mark.parametrize("a_transposed", [False, True])
+def test_one_row_times_a_transposed_matrix_equals_numpy(k, n, a_transposed, dtype, rng):
+    # One output row with B transposed (the hidden delta at batch 1) is its own BLAS call; op(A) is a row of k
+    # either way. NaN in out must not propagate (out is only written).
+    op_A, op_B = rng.normal(size=(1, k)), rng.normal(size=(k, n))
+    A = np.ascontiguousarray(op_A.T if a_transposed else op_A, dtype=dtype)
+    B = np.ascontiguousarray(op_B.T, dtype=dtype)
+    out = np.full((1, n), np.nan, dtype)
+    matmul(A, B, out, TRANSPOSED if a_transposed else AS_STORED, TRANSPOSED)
+    np.testing.assert_allclose(out, op_A.astype(dtype).astype(np.float64) @ op_B.astype(dtype),
+                               rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(k))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fan_in,fan_out", [(32, 10), (64, 1), (5, 40)])
+def test_hidden_delta_of_one_sample(fan_in, fan_out, dtype, rng):
+    delta, W, Z_prev = rng.normal(size=(1, fan_out)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=(1, fan_in))
+    A_prev = reference.activation("sigmoid", Z_prev)
+    out = np.full((1, fan_in), np.nan, dtype)
+    hidden_delta(delta.astype(dtype), W.astype(dtype), A_prev.astype(dtype), K.SIGMOID, out)
+    expected = (delta @ W.T) * reference.derivative("sigmoid", Z_prev)
+    np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype])
