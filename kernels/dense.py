@@ -43,15 +43,13 @@ def matmul(A, B, out, a_transposed, b_transposed):
     k = A.shape[0] if a_transposed else A.shape[1]
     if m * k * n > SMALL_PRODUCT:
         if m == 1 and b_transposed:
-            # One row: out (1, n) and op(A) (1, k) are also Fortran matrices of one row with leading dimension 1,
-            # and B, stored (n, k), is Fortran (k, n): out = op(A) @ B^F, a plain (N, N) call. The general call
-            # below would be (T, N) here, which OpenBLAS ran through its packing path (sgemm_tn and
-            # sgemm_incopy in perf: 12% of a digits epoch at batch 1, all for its hidden delta) instead of its
-            # small-matrix kernels. The same bits at every shape measured; one core, best of 7, two rounds, (T, N)
-            # against (N, N) (us, float32 / float64): 1x10 by 32x10 (the digits net's hidden delta) 0.56 / 0.47-0.90
-            # against 0.28-0.47 / 0.29-0.47; 1x2 by 64x2 0.50 / 0.34-0.70 against 0.24 / 0.22-0.37; 1x1 by 100x1
-            # 0.46-0.50 / 0.34-0.67 against 0.25 / 0.25-0.50; 1x10 by 512x10 5.6-6.2 / 4.6-8.3 against 3.0-3.3 /
-            # 3.6-5.5; 1x32 by 64x32 and larger within 0.94-1.23x either way.
+            # One row: out (1, n) and op(A) (1, k) are Fortran matrices of one row with leading dimension 1 too, and
+            # B, stored (n, k), is Fortran (k, n), so this is a plain (N, N) call. The general (T, N) call below went
+            # through OpenBLAS's packing path (sgemm_incopy in perf), not its small-matrix kernels. The same bits at
+            # every shape measured. One core, (T, N) against (N, N), us, float32 / float64: the digits net's hidden
+            # delta (1x10 by 32x10) 0.56 / 0.47-0.90 against 0.28-0.47 / 0.29-0.47, 1x1 by 100x1 0.46-0.50 /
+            # 0.34-0.67 against 0.25 / 0.25-0.50; 1x32 by 64x32 and larger within 0.94-1.23x either way. Digits
+            # epochs at batch 1, fresh processes alternated: 6.02-6.77 against 5.45-5.89 ms.
             gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, 1, n, k, 1.0, A, 0, 1, B, 0, k, 0.0, out, 0, 1)
             return
         # Fortran computes out^T (n, m) = op(B)^T op(A)^T, which is out in row-major order; a stored row-major
