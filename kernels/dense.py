@@ -48,7 +48,7 @@ def matmul(A, B, out, a_transposed, b_transposed):
             # through OpenBLAS's packing path (sgemm_incopy in perf), not its small-matrix kernels. The same bits at
             # every shape measured. One core, (T, N) against (N, N), us, float32 / float64: the digits net's hidden
             # delta (1x10 by 32x10) 0.56 / 0.47-0.90 against 0.28-0.47 / 0.29-0.47, 1x1 by 100x1 0.46-0.50 /
-            # 0.34-0.67 against 0.25 / 0.25-0.50; 1x32 by 64x32 and larger within 0.94-1.23x either way. Digits
+            # 0.34-0.67 against 0.25 / 0.25-0.50; 1x32 by 64x32 and larger 0.94-1.23x, once 1.51x. Digits
             # epochs at batch 1, 16 pairs of fresh processes alternated: 6.02-6.77 against 5.45-6.42 ms while the
             # machine ran fast, 10.1-12.7 against 8.4-9.8 ms while it ran slow.
             gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, 1, n, k, 1.0, A, 0, 1, B, 0, k, 0.0, out, 0, 1)
