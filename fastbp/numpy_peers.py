@@ -62,7 +62,7 @@ def l_layer_step(X, Y, parameters, lr):
         W, A_prev, Z = caches[l - 1]
         if l == L:
             s = sigmoid(Z)
-            dZ = dA * s * (1 - s)
+            dZ = dA * (s * (1 - s))  # the post: diff = s*(1 - s); dZ = dA * diff
         else:
             dZ = np.array(dA, copy=True)
             dZ[Z <= 0] = 0

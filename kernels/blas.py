@@ -109,22 +109,26 @@ def _dot_into(plain_B, B, N, K, opA_T, C_T):
 
 
 def _bind():
-    """Point the kernels' gemm symbols at an ILP64 OpenBLAS (NumPy's), or at the fallbacks; returns a description."""
+    """Point the kernels' gemm symbols at an ILP64 OpenBLAS (NumPy's), or at the fallbacks; returns a description
+    and the bound library's file (None for the fallbacks)."""
     found = _find_ilp64_openblas()
     if found is not None:
         filepath, version, addresses = found
         for dtype, symbol in _SYMBOLS.items():
             llvm.add_symbol(symbol, addresses[dtype])
-        return f"OpenBLAS {version}, ILP64 ({os.path.basename(filepath)})"
+        return f"OpenBLAS {version}, ILP64 ({os.path.basename(filepath)})", filepath
     import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS np.dot calls, so threadpoolctl can limit it)
     for dtype, symbol in _SYMBOLS.items():
         fallback = cfunc(_gemm_signature(from_dtype(dtype)), cache=True, nogil=True)(_numba_gemm)
         llvm.add_symbol(symbol, fallback.address)
-    return "SciPy's BLAS through Numba's np.dot (no ILP64 OpenBLAS is loaded)"
+    return "SciPy's BLAS through Numba's np.dot (no ILP64 OpenBLAS is loaded)", None
 
 
-BLAS_LIBRARY = _bind()
-OPENBLAS = BLAS_LIBRARY.startswith("OpenBLAS")  # bound to OpenBLAS itself, not to the np.dot fallbacks
+BLAS_LIBRARY, _BOUND_FILE = _bind()
+OPENBLAS = _BOUND_FILE is not None  # bound to OpenBLAS itself, not to the np.dot fallbacks
+# Bound to the OpenBLAS that NumPy's own np.dot calls (in numpy.libs/ of NumPy's wheels, as
+# _find_ilp64_openblas prefers): a gemm call made here then gives np.dot's bits (fastbp.compat relies on it).
+NUMPYS_OPENBLAS = OPENBLAS and "numpy" in _BOUND_FILE
 
 
 @intrinsic

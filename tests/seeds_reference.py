@@ -62,7 +62,8 @@ def relu(z):
 
 def sigmoidBackward(dA, cacheA):
     s = sigmoid(cacheA)
-    return dA * s * (1 - s)
+    diff = s * (1 - s)
+    return dA * diff
 
 
 def reluBackward(dA, cacheA):

@@ -233,8 +233,16 @@ def test_L_layer_model_public_cases():
 
 
 # ---- The Application notebook's models print the course's lines, byte for byte --------------------------------
-def _reference_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations, print_cost):
-    """The notebook's loop over seed 002's NumPy functions (same math as the course's helpers)."""
+def _course_sigmoid_backward(dA, Z):
+    """The course's ``sigmoid_backward``: (dA * s) * (1 - s); seed 002 rounds dA * (s * (1 - s)) instead."""
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
+
+
+def _reference_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations, print_cost, monkeypatch):
+    """The notebook's loop over seed 002's NumPy functions, with the course's sigmoid_backward (otherwise the
+    same math as the course's helpers)."""
+    monkeypatch.setattr(seed, "sigmoidBackward", _course_sigmoid_backward)
     parameters = seed.iniPara(layers_dims)
     costs = []
     for i in range(num_iterations):
@@ -254,10 +262,10 @@ def _cat_shaped(rng, n_x=300, m=60):
 
 
 @pytest.mark.parametrize("print_cost", [True, False])
-def test_L_layer_model_prints_the_course_lines_byte_for_byte(rng, capsys, print_cost):
+def test_L_layer_model_prints_the_course_lines_byte_for_byte(rng, capsys, monkeypatch, print_cost):
     X, Y = _cat_shaped(rng)
     dims = [X.shape[0], 20, 7, 5, 1]
-    ref_parameters, ref_costs = _reference_L_layer_model(X, Y, dims, 0.0075, 401, print_cost)
+    ref_parameters, ref_costs = _reference_L_layer_model(X, Y, dims, 0.0075, 401, print_cost, monkeypatch)
     want = capsys.readouterr().out
     parameters, costs = dlai.L_layer_model(X, Y, dims, num_iterations=401, print_cost=print_cost)
     assert capsys.readouterr().out == want

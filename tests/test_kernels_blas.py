@@ -84,6 +84,7 @@ def test_bound_to_numpys_openblas_when_numpy_has_one():
         pytest.skip("this NumPy has no ILP64 OpenBLAS")
     assert blas.BLAS_LIBRARY.startswith("OpenBLAS")
     assert os.path.basename(numpy_openblas[0]["filepath"]) in blas.BLAS_LIBRARY
+    assert blas.NUMPYS_OPENBLAS  # what fastbp.compat needs for np.dot's bits from the kernels' gemm
 
 
 def _call_fallback(dtype, transa, transb, A, B, C, alpha, beta, m, n, k, lda, ldb, ldc):

@@ -1,20 +1,24 @@
-"""Column-major building blocks (samples in columns, W (n_l, n_prev), b (n_l, 1)) on fastbp's kernels.
+"""Column-major building blocks (samples in columns, W (n_l, n_prev), b (n_l, 1)) for the seeds' functions.
 
 The classic NumPy examples store samples in columns; the kernels take samples in
 rows. A C-ordered (n, m) array transposed is an F-ordered (m, n) array, so the
 elementwise helpers hand the kernels flat views without copying.
 
-The linear helpers return C-ordered arrays of the seeds' own shapes, computed by the
-same products NumPy makes for ``W @ A_prev``, ``dZ @ A_prev.T`` and ``W.T @ dZ``.
-OpenBLAS's speed depends on the orientation. On the cat net (12288 inputs, 20 units,
-209 samples, float64, 2 threads) the row-layout calls took 2.7-2.9 ms (Z) and
-2.35-2.44 ms (dW) against 2.05-2.08 and 1.93-2.04 ms in these layouts, with the
-same bits. And an F-ordered dW made the seed's ``W - lr * dW`` 1.50 ms against 1.22.
+The linear helpers return C-ordered arrays of the seeds' own shapes with the bits of the
+seeds' ``np.dot`` for ``W @ A_prev``, ``dZ @ A_prev.T`` and ``W.T @ dZ`` (see ``product``).
+Products with one row or one column are NumPy's gemv calls, and before ``product`` chose
+between gemm and np.dot, the kernels' gemm gave other bits in 465 of 2,916 shapes and
+layouts tried (1-209 rows, inner sizes and columns), the cat net's one-unit output layer
+among them. OpenBLAS's speed depends on the orientation: on the cat net (12288 inputs,
+20 units, 209 samples, float64, 2 threads) the row-layout calls took 2.7-2.9 ms (Z)
+and 2.35-2.44 ms (dW) against 2.05-2.08 and 1.93-2.04 ms in these layouts, and an
+F-ordered dW made the seed's ``W - lr * dW`` 1.50 ms against 1.22.
 """
 import numpy as np
 
 from fastbp.kernels import activations as act
-from fastbp.kernels.dense import AS_STORED, TRANSPOSED, matmul
+from fastbp.kernels.blas import NUMPYS_OPENBLAS
+from fastbp.kernels.dense import AS_STORED, SMALL_PRODUCT, TRANSPOSED, matmul
 
 ACTIVATIONS = {"sigmoid": act.SIGMOID, "relu": act.RELU}
 
@@ -31,13 +35,23 @@ def as_float_array(value, name):
 
 
 def product(X, Y, out):
-    """out = X @ Y through the kernels' ``matmul``, for C- or F-contiguous X and Y (as ``as_float_array`` gives).
+    """out = X @ Y with np.dot's bits, for 2-D float64 X, Y that are C- or F-contiguous (as ``as_float_array``
+    gives) and a C-ordered out of the product's shape.
 
-    An F-ordered matrix is the transpose of a C-ordered one: it goes in as that, with its flag set, which
-    makes the same BLAS call (flags, leading dimensions) NumPy makes for it.
+    NumPy sends a product to gemm when neither operand has a dimension of 1, to gemv or a dot product
+    otherwise, and ``X @ X.T`` to syrk. The kernels' ``matmul`` makes NumPy's gemm call (same library,
+    flags and leading dimensions; an F-ordered operand goes in as its C-ordered transpose with its flag
+    set) above SMALL_PRODUCT multiply-adds, and is faster on the cat net's ``W1.T @ dZ1`` (12288x20 by
+    20x209): 5.3-6.0 ms against np.dot's 9.3-9.6 ms, best of 15, the same bits. Every other product is
+    np.dot itself.
     """
-    (A, a_transposed), (B, b_transposed) = _stored(X), _stored(Y)
-    matmul(A, B, out, a_transposed, b_transposed)
+    m, k = X.shape
+    n = Y.shape[1]
+    if NUMPYS_OPENBLAS and min(m, k, n) > 1 and m * k * n > SMALL_PRODUCT and not np.may_share_memory(X, Y):
+        (A, a_transposed), (B, b_transposed) = _stored(X), _stored(Y)
+        matmul(A, B, out, a_transposed, b_transposed)
+    else:
+        np.dot(X, Y, out=out)
 
 
 def _stored(X):
@@ -131,15 +145,3 @@ def check_parameters(parameters, n_features=None):
             raise ValueError(f"b{l} has shape {b}; expected ({W[0]}, 1)")
         previous = W[0]
     return L
-
-
-def sigmoid_cross_entropy_dZ(AL, Y):
-    """dZ of the sigmoid output for the binary cross-entropy cost: AL - Y (the stable form of
-    dAL * sigma'(Z) with dAL = -(Y / AL - (1 - Y) / (1 - AL)))."""
-    AL = as_float_array(AL, "AL")
-    Y = np.asarray(Y, dtype=np.float64)
-    if Y.size != AL.size:
-        raise ValueError(f"Y has {Y.size} values but AL has {AL.size}")
-    if not np.isfinite(Y).all():
-        raise ValueError("Y must be finite, but contains NaN or infinity")
-    return AL - Y.reshape(AL.shape)

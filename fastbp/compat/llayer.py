@@ -1,35 +1,62 @@
-"""Seed 002's L-layer function API (samples in columns), on fastbp's kernels.
+"""Seed 002's L-layer function API (samples in columns), byte for byte.
 
 Same names, arguments, cache structures and dictionary keys as the blog post:
 caches are ``((W, A_prev, b), Z)`` per layer; ``backwardModel`` returns
 ``'dA' + str(l)``, ``'dW' + str(l)``, ``'db' + str(l)`` where, as in the post,
 ``'dA' + str(l)`` holds the gradient of the cost with respect to the *input* of
 layer l (the activation A of layer l - 1, X for l = 1).
+
+Every array returned holds the post's bytes: the products have np.dot's bits (see
+``_columns.product``) and the elementwise steps are the post's NumPy expressions, in its order (its ``relu`` gives -0.0
+for a negative z, NaN for -inf and NaN; its last delta divides by AL and 1 - AL). What this
+module adds is checking: wrong shapes, keys and non-finite inputs raise a ValueError that
+names the argument.
 """
 import numpy as np
 
 from fastbp.compat import _columns as cols
-from fastbp.kernels import activations as act
 
 
 def sigmoid(z):
-    """1 / (1 + exp(-z)) elementwise, for an array of any shape."""
-    return cols.elementwise(z, act.SIGMOID)
+    """1 / (1 + exp(-z)) elementwise, for an array of any shape (float64)."""
+    return 1 / (1 + np.exp(-cols.as_float_array(z, "z")))
 
 
 def relu(z):
-    """max(z, 0) elementwise, for an array of any shape."""
-    return cols.elementwise(z, act.RELU)
+    """z where z > 0, else 0 * z (-0.0 for a negative z, as the post's ``np.array(z > 0) * z``)."""
+    z = cols.as_float_array(z, "z")
+    return np.array(z > 0) * z
 
 
 def sigmoidBackward(dA, cacheA):
-    """dZ = dA * s * (1 - s) with s = sigmoid(cacheA), cacheA being the layer's Z."""
-    return cols.activation_backward(dA, cacheA, act.SIGMOID)
+    """dZ = dA * (s * (1 - s)) with s = sigmoid(cacheA), cacheA being the layer's Z."""
+    dA, cacheA = _same_shape(dA, cacheA)
+    s = sigmoid(cacheA)
+    return dA * (s * (1 - s))
 
 
 def reluBackward(dA, cacheA):
-    """dZ = dA where Z > 0, else 0 (cacheA is the layer's Z)."""
-    return cols.activation_backward(dA, cacheA, act.RELU)
+    """dZ = a copy of dA, zeroed where Z <= 0 (cacheA is the layer's Z)."""
+    dA, Z = _same_shape(dA, cacheA)
+    dZ = np.array(dA, copy=True)
+    dZ[Z <= 0] = 0
+    return dZ
+
+
+def _same_shape(dA, Z):
+    dA, Z = cols.as_float_array(dA, "dA"), cols.as_float_array(Z, "cacheA")
+    if dA.shape != Z.shape:
+        raise ValueError(f"dA has shape {dA.shape} but the cached Z has shape {Z.shape}")
+    return dA, Z
+
+
+ACTIVATIONS = {"sigmoid": (sigmoid, sigmoidBackward), "relu": (relu, reluBackward)}
+
+
+def _activation(name):
+    """(forward, backward) functions of an activation name."""
+    cols.activation_code(name)  # raises the ValueError for an unknown name
+    return ACTIVATIONS[name]
 
 
 def read_cat_files(train_path, test_path):
@@ -71,10 +98,9 @@ def forwardLinear(W, b, A_prev):
 
 def forwardLinearActivation(W, b, A_prev, activation):
     """A = activation(W @ A_prev + b) (formulas 1, 2); returns (A, ((W, A_prev, b), Z))."""
-    code = cols.activation_code(activation)
+    forward, _ = _activation(activation)
     Z, cacheL = forwardLinear(W, b, A_prev)
-    A = cols.elementwise(Z, code)
-    return A, (cacheL, Z)
+    return forward(Z), (cacheL, Z)
 
 
 def forwardModel(X, parameters):
@@ -99,19 +125,29 @@ def linearBackward(dZ, cache):
 
 def linearActivationBackward(dA, cache, activation):
     """(dA_prev, dW, db) through the activation, then the linear part; cache ((W, A_prev, b), Z)."""
-    code = cols.activation_code(activation)
+    _, backward = _activation(activation)
     cacheL, cacheA = cache
-    dZ = cols.activation_backward(dA, cacheA, code)
-    return linearBackward(dZ, cacheL)
+    return linearBackward(backward(dA, cacheA), cacheL)
 
 
 def backwardModel(AL, Y, caches):
-    """Gradients of the binary cross-entropy cost; dict with 'dA', 'dW', 'db' + str(l) for l = 1..L."""
+    """Gradients of the binary cross-entropy cost; dict with 'dA', 'dW', 'db' + str(l) for l = 1..L.
+
+    As in the post, the last layer's delta is dAL = -(Y / AL - (1 - Y) / (1 - AL)) through
+    ``sigmoidBackward`` at the cached Z, so an AL of exactly 0 or 1 gives inf or NaN there, as it does
+    in the post, and an AL that is not sigmoid(Z) gives the post's gradients for it.
+    """
     L = len(caches)
     diffs = {}
-    # Fused sigmoid + cross-entropy: dZ_L = AL - Y, the post's dAL * sigma'(Z_L) without 0/0.
-    dZ = cols.sigmoid_cross_entropy_dZ(AL, Y)
-    dA_prev, dW, db = linearBackward(dZ, caches[L - 1][0])
+    AL = cols.as_float_array(AL, "AL")
+    Y = cols.as_float_array(Y, "Y")
+    if Y.size != AL.size:
+        raise ValueError(f"Y has {Y.size} values but AL has {AL.size}")
+    if not np.isfinite(Y).all():
+        raise ValueError("Y must be finite, but contains NaN or infinity")
+    Y = Y.reshape(AL.shape)
+    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    dA_prev, dW, db = linearActivationBackward(dAL, caches[L - 1], "sigmoid")
     diffs["dA" + str(L)], diffs["dW" + str(L)], diffs["db" + str(L)] = dA_prev, dW, db
     for l in reversed(range(L - 1)):
         dA_prev, dW, db = linearActivationBackward(dA_prev, caches[l], "relu")
