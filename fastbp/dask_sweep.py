@@ -232,7 +232,10 @@ def _run(distributed, client, data, configs, fixed, epochs, folds, validation_da
             where[futures[-1].key] = (c, f)
     results = [[None] * len(folds) for _ in configs]
     best = None
-    finished = distributed.as_completed(futures, with_results=True)
+    # On this client's event loop: as_completed otherwise takes the default client's, which is another client's
+    # when several are open in this process (the tests' cluster and the CLI's --scheduler client), and it then
+    # gathers these futures from the wrong loop, which can hang (dask/distributed#4357); a CI run hung here once.
+    finished = distributed.as_completed(futures, loop=client.loop, with_results=True)
     for future, result in tqdm(finished, total=len(futures), unit="fit", disable=not progress, desc="sweep"):
         c, f = where[future.key]
         network = result.pop("network", None)

@@ -170,6 +170,30 @@ def test_cli_sweep_on_a_scheduler_address(two_workers, capsys):
     assert scores == sorted(scores, reverse=True) and lines[-1].startswith("best: {")
 
 
+def test_a_second_client_gets_its_results_on_its_own_loop(digits, two_workers, monkeypatch):
+    """Regression: as_completed took the default client's loop (here the fixture's) for the given client's
+    futures, which can hang (dask/distributed#4357); the CLI's --scheduler test hung so once in CI."""
+    loops = []
+    as_completed = distributed.as_completed
+
+    def spy(futures, loop=None, **kwargs):
+        loops.append(loop)
+        return as_completed(futures, loop=loop, **kwargs)
+
+    monkeypatch.setattr(distributed, "as_completed", spy)
+    X, y = digits
+    kwargs = dict(cv=2, epochs=1, layers=[64, 16, 10], progress=False)
+    second = distributed.Client(two_workers.scheduler.address)  # as the CLI makes it: not made current
+    try:
+        assert distributed.client.default_client() is not second
+        result = fastbp.sweep(X, y, {"lr": [0.1, 0.2]}, client=second, **kwargs)
+        assert loops == [second.loop]
+    finally:
+        second.close()
+    expected = fastbp.sweep(X, y, {"lr": [0.1, 0.2]}, client=two_workers, **kwargs)
+    assert [r["scores"] for r in result.table] == [r["scores"] for r in expected.table]
+
+
 def test_cli_sweep_refuses_a_bad_grid_in_one_line(capsys):
     from fastbp.cli import main
     assert main(["sweep", "--grid", "learning_rate=0.1"]) == 1
