@@ -1,7 +1,9 @@
-"""Drop-in replacements for the classic pure-NumPy backprop examples, on fastbp's kernels.
+"""Drop-in replacements for the classic pure-NumPy backprop examples.
 
-Change one import and the same script runs, prints the same lines and produces the
-same numbers (float64), faster:
+Change one import and the same script runs and prints the same lines. Seed 002's functions
+and the deeplearning.ai modules return the originals' arrays byte for byte (the products on
+fastbp's kernels where that gives NumPy's bits); seed 001's ``MLP`` trains on fastbp's epoch
+kernels, to round-off of the original's numbers and about 100x faster:
 
 - seed 001's ``MLP`` class with ``sigmoid``, ``deriv_sigmoid``, ``mse_loss``;
 - seed 002's L-layer API (``iniPara``, ``forwardModel``, ``backwardModel``, ...);
