@@ -2,8 +2,8 @@
 
 Change one import and the same script runs and prints the same lines. Seed 002's functions
 and the deeplearning.ai modules return the originals' arrays byte for byte (the products on
-fastbp's kernels where that gives NumPy's bits); seed 001's ``MLP`` trains on fastbp's epoch
-kernels, to round-off of the original's numbers and about 100x faster:
+fastbp's kernels where that gives NumPy's bits); seed 001's ``MLP`` and Nielsen's ``Network``
+train on fastbp's epoch kernels, to round-off of the originals' numbers (``MLP`` about 100x faster):
 
 - seed 001's ``MLP`` class with ``sigmoid``, ``deriv_sigmoid``, ``mse_loss``;
 - seed 002's L-layer API (``iniPara``, ``forwardModel``, ``backwardModel``, ...);
