@@ -12,6 +12,12 @@ def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
+def _same(a, b):
+    """The same array byte for byte."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes(), np.max(np.abs(a - b))
+
+
 @pytest.mark.parametrize("seed_value", [0, 1, 42])
 def test_train_prints_and_learns_exactly_like_the_seed(seed_value, capsys):
     np.random.seed(seed_value)
@@ -35,18 +41,30 @@ def test_forward_backward_and_module_functions(rng):
     np.random.seed(3)
     ours = compat.MLP(input_size=4, hidden_size=5, output_size=1)
     x, y = rng.normal(size=(3, 4)), rng.uniform(size=(3, 1))
-    y_pred = ours.forward(x)
-    _close(y_pred, original.forward(x))
-    _close(ours.z_h, original.z_h)
-    _close(ours.a_h, original.a_h)
+    y_pred = ours.forward(x)  # the seed's NumPy expressions: its bytes
+    _same(y_pred, original.forward(x))
+    _same(ours.z_h, original.z_h)
+    _same(ours.a_h, original.a_h)
+    _same(ours.z_out, original.z_out)
     assert ours.backward(x, y, y_pred, lr=0.3) == pytest.approx(original.backward(x, y, y_pred, lr=0.3))
     for key in ("h", "out"):
         _close(ours.weights[key], original.weights[key])
         _close(ours.bias[key], original.bias[key])
     z = rng.normal(size=(3, 2))
-    _close(compat.sigmoid(z), seed.sigmoid(z))
-    _close(compat.deriv_sigmoid(z), seed.deriv_sigmoid(z))
+    _same(compat.sigmoid(z), seed.sigmoid(z))
+    _same(compat.deriv_sigmoid(z), seed.deriv_sigmoid(z))
     assert compat.mse_loss(y, y_pred) == seed.mse_loss(y, y_pred)
+
+
+@pytest.mark.parametrize("n, sizes", [(1, (2, 3, 1)), (4, (2, 3, 1)), (7, (5, 4, 3)), (1, (6, 1, 2))])
+def test_forward_is_the_seeds_bytes_at_each_shape(rng, n, sizes):
+    np.random.seed(11)
+    original = seed.MLP(*sizes)
+    np.random.seed(11)
+    ours = compat.MLP(*sizes)
+    x = rng.normal(size=(n, sizes[0]))
+    _same(ours.forward(x), original.forward(x))
+    _same(ours.z_h, original.z_h)
 
 
 def test_assigned_weights_are_used():

@@ -72,7 +72,7 @@ def linear_forward(A, W, b):
 
 def linear_activation_forward(A_prev, W, b, activation):
     """Returns (A, ((A_prev, W, b), Z)); activation is 'sigmoid' or 'relu'."""
-    cols.activation_code(activation)
+    cols.check_activation(activation)
     Z, linear_cache = linear_forward(A_prev, W, b)
     A, activation_cache = sigmoid(Z) if activation == "sigmoid" else relu(Z)
     return A, (linear_cache, activation_cache)
@@ -112,7 +112,7 @@ def linear_backward(dZ, cache):
 
 def linear_activation_backward(dA, cache, activation):
     """Returns (dA_prev, dW, db) for cache ((A_prev, W, b), Z), through the activation's derivative."""
-    cols.activation_code(activation)
+    cols.check_activation(activation)
     linear_cache, activation_cache = cache
     backward = sigmoid_backward if activation == "sigmoid" else relu_backward
     return linear_backward(backward(dA, activation_cache), linear_cache)

@@ -55,7 +55,7 @@ ACTIVATIONS = {"sigmoid": (sigmoid, sigmoidBackward), "relu": (relu, reluBackwar
 
 def _activation(name):
     """(forward, backward) functions of an activation name."""
-    cols.activation_code(name)  # raises the ValueError for an unknown name
+    cols.check_activation(name)
     return ACTIVATIONS[name]
 
 

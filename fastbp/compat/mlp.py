@@ -1,22 +1,21 @@
-"""Seed 001's ``MLP`` class (a 2-3-1 sigmoid network for XOR), trained by fastbp's compiled epochs."""
+"""Seed 001's ``MLP`` class (a 2-3-1 sigmoid network for XOR), trained by fastbp's compiled epochs.
+
+``forward`` and the module's functions compute the seed's NumPy expressions, so they return its
+bytes; ``backward`` and ``train`` run fastbp's epoch kernels and match the seed to round-off.
+"""
 import numpy as np
 
-from fastbp.compat import _columns as cols
-from fastbp.kernels import activations as act
+from fastbp.compat.llayer import sigmoid  # seed 001's sigmoid is seed 002's expression, 1 / (1 + np.exp(-x))
 from fastbp.network import Network
 from fastbp.streaming import epoch_orders
 from fastbp.training import EpochRunner
 from fastbp.validation import check_features, check_float, check_int
 
 
-def sigmoid(x):
-    """1 / (1 + exp(-x)) elementwise."""
-    return cols.elementwise(x, act.SIGMOID)
-
-
 def deriv_sigmoid(x):
     """sigmoid(x) * (1 - sigmoid(x)) elementwise."""
-    return cols.activation_backward(np.ones(np.shape(x)), x, act.SIGMOID)
+    s = sigmoid(x)
+    return s * (1 - s)
 
 
 def mse_loss(y_true, y_pred):
@@ -61,9 +60,9 @@ class MLP:
         """
         self._sync()
         x = check_features(x, self._net.layers[0], np.float64, "x")
-        self.z_h = cols.linear_forward(self.weights["h"].T, self.bias["h"].T, x.T).T
+        self.z_h = np.dot(x, self.weights["h"]) + self.bias["h"]
         self.a_h = sigmoid(self.z_h)
-        self.z_out = cols.linear_forward(self.weights["out"].T, self.bias["out"].T, self.a_h.T).T
+        self.z_out = np.dot(self.a_h, self.weights["out"]) + self.bias["out"]
         return sigmoid(self.z_out)
 
     def backward(self, x, y_true, y_pred, lr=0.1):
