@@ -6,12 +6,13 @@ hands the kernels' ``matmul`` the stored array with a transposition flag, withou
 
 The linear helpers return C-ordered arrays of the seeds' own shapes with the bits of the
 seeds' ``np.dot`` for ``W @ A_prev``, ``dZ @ A_prev.T`` and ``W.T @ dZ`` (see ``product``).
-Products with one row or one column are NumPy's gemv calls, and before ``product`` chose
-between gemm and np.dot, the kernels' gemm gave other bits in 465 of 2,916 shapes and
-layouts tried (1-209 rows, inner sizes and columns), the cat net's one-unit output layer
-among them. OpenBLAS's speed depends on the orientation: on the cat net (12288 inputs,
-20 units, 209 samples, float64, 2 threads) the row-layout calls took 2.7-2.9 ms (Z)
-and 2.35-2.44 ms (dW) against 2.05-2.08 and 1.93-2.04 ms in these layouts, and an
+Products with one row or one column are NumPy's gemv calls. Before ``product`` chose
+between the kernels and np.dot, the kernels' ``matmul`` (gemm, and loops up to
+SMALL_PRODUCT multiply-adds) gave other bits in 465 of 2,916 shapes and layouts tried
+(1-209 rows, inner sizes and columns), the cat net's one-unit output layer among them.
+OpenBLAS's speed depends on the orientation: on the cat net (12288 inputs, 20 units,
+209 samples, float64, 2 threads) the row-layout calls took 2.7-2.9 ms (Z) and
+2.35-2.44 ms (dW) against 2.05-2.08 and 1.93-2.04 ms in these layouts, and an
 F-ordered dW made the seed's ``W - lr * dW`` 1.50 ms against 1.22.
 """
 import numpy as np
