@@ -96,6 +96,34 @@ def test_backward_update_equals_gradient_then_update(nesterov, shape, l2_over_m,
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2_over_m", [0.0, 0.3])
+@pytest.mark.parametrize("fan_in,fan_out", [(1, 1), (2, 3), (64, 32), (70, 33), (300, 17)], ids=str)
+@pytest.mark.parametrize("first_layer", [False, True])
+def test_plain_sgd_of_one_sample_updates_in_the_gradient_pass(first_layer, fan_in, fan_out, l2_over_m, dtype, rng):
+    """Plain SGD with one sample forms the outer-product gradient inside the update (sgd_outer_update): W, b,
+    the hidden delta and the L2 sum equal gradient-then-update; dW is neither written nor needed."""
+    from fastbp.kernels import optimizers as O
+    from fastbp.kernels.dense import backward_update
+    A_prev = np.abs(rng.normal(size=(1, fan_in)))  # relu outputs
+    delta, W, b = rng.normal(size=(1, fan_out)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)
+    Wk, bk = W.astype(dtype), b.astype(dtype)
+    dW, db, empty = np.full_like(Wk, np.nan), np.empty_like(bk), np.zeros(0, dtype)
+    delta_prev = np.full((0 if first_layer else 1, fan_in), np.nan, dtype)
+    sum_sq = backward_update(A_prev.astype(dtype), delta.astype(dtype), Wk, bk, dW, db, (empty, empty),
+                             (empty, empty), K.RELU, delta_prev, O.SGD, _coeffs(O.SGD, momentum=0.0, nesterov=False), l2_over_m)
+    W_ref, _ = reference.sgd_step(W, A_prev.T @ delta + l2_over_m * W, None, 0.1)
+    b_ref, _ = reference.sgd_step(b, delta[0], None, 0.1)
+    tol = 10 * TOL[dtype]
+    assert np.isnan(dW).all()
+    np.testing.assert_allclose(Wk, W_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(bk, b_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(db, delta[0], rtol=tol, atol=tol)
+    if not first_layer:
+        np.testing.assert_allclose(delta_prev, (delta @ W.T) * (A_prev > 0), rtol=tol, atol=tol)
+    assert sum_sq == pytest.approx(np.sum(W ** 2) if l2_over_m else 0.0, rel=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_backward_update_without_update_keeps_gradients_with_l2(dtype, rng):
     from fastbp.kernels import optimizers as O
     from fastbp.kernels.dense import backward_update
