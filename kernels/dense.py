@@ -166,12 +166,13 @@ def sgd_outer_update(A_prev, delta, W, coeffs, l2_over_m):
     Returns sum(W**2) before the step when l2_over_m > 0, else 0.
 
     The update of :func:`.optimizers.update_row` with dW[i, j] = A_prev[0, i] * delta[0, j], without writing
-    dW, reading it back, or calling BLAS for it (an outer product of 64x32 float32 cost OpenBLAS 110 ns, as
-    long as a loop writing it). Epochs at batch 1, old and new code alternated in fresh processes, best of 5
-    fits of 20 epochs (ms per epoch): digits 64-32-10 float32 1.48-1.51 against 1.14-1.20, float64 1.83-1.97
-    against 1.57-1.60; seed 001's XOR (compat.MLP.train of 1000 epochs, best of 7) 1.28-1.33 against 1.07-1.10 ms. Batch 16
-    unchanged (0.38-0.39 against 0.37-0.38); every kernel's first compile 0.3-0.4 s longer (of 55-56 s).
-    Rounding may differ from the BLAS product's in the last bit (fastmath contracts and reassociates).
+    dW, reading it back, or calling BLAS for it (an outer product of 64x32 float32 cost OpenBLAS 110 ns, a
+    loop writing it 102 ns). Epochs at batch 1, old and new code alternated in fresh processes, best of 5
+    fits of 20 epochs (ms per epoch): digits 64-32-10 float32 1.39-1.51 against 1.14-1.20 (five pairs),
+    float64 1.83-1.97 against 1.57-1.60; seed 001's XOR (compat.MLP.train of 1000 epochs, best of 7)
+    1.28-1.33 against 1.07-1.10 ms. Batch 16 unchanged (0.38-0.39 against 0.37-0.38); every kernel's first
+    compile 0.3-0.4 s longer (of 55-56 s). The bits differ from the BLAS path's (fastmath contracts and
+    reassociates this expression), with L2 or without.
     """
     fan_in, n = W.shape
     real = W.dtype.type

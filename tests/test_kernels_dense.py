@@ -109,8 +109,9 @@ def test_plain_sgd_of_one_sample_updates_in_the_gradient_pass(first_layer, fan_i
     Wk, bk = W.astype(dtype), b.astype(dtype)
     dW, db, empty = np.full_like(Wk, np.nan), np.empty_like(bk), np.zeros(0, dtype)
     delta_prev = np.full((0 if first_layer else 1, fan_in), np.nan, dtype)
+    coeffs = _coeffs(O.SGD, momentum=0.0, nesterov=False)
     sum_sq = backward_update(A_prev.astype(dtype), delta.astype(dtype), Wk, bk, dW, db, (empty, empty),
-                             (empty, empty), K.RELU, delta_prev, O.SGD, _coeffs(O.SGD, momentum=0.0, nesterov=False), l2_over_m)
+                             (empty, empty), K.RELU, delta_prev, O.SGD, coeffs, l2_over_m)
     W_ref, _ = reference.sgd_step(W, A_prev.T @ delta + l2_over_m * W, None, 0.1)
     b_ref, _ = reference.sgd_step(b, delta[0], None, 0.1)
     tol = 10 * TOL[dtype]
