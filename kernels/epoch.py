@@ -327,7 +327,9 @@ train_epochs = _training_kernel("train_epochs", rows=False, blocks=False, doc=""
     epoch's epoch_cost is NaN, the later entries are left untouched, and the
     returned failed batch is its index within the epoch (-1 when none failed).
     The gradients of each batch are left in grads (NO_UPDATE: gradients only; with one batch of
-    all samples in order, the gradients of the loss: L-BFGS).
+    all samples in order, the gradients of the loss: L-BFGS), except the weight gradients that an update
+    forms itself instead of storing them (for example SGD with momentum, folded into the velocity, and plain
+    SGD with one sample: see :func:`.dense.backward_update`).
     ``flush_denormals``: run with denormal numbers flushed to zero (see :mod:`.denormals`), the calling
     thread's mode restored on return. ``threads``: pass 1 (the other two kernels' thread count).
 
