@@ -177,6 +177,8 @@ class BlockKernels:
         self.threads = threads.layer_threads(cores, split=path == "blocks")
         self.n_blocks = self.threads.__enter__()
         self.sums = np.empty(max(self.n_blocks, 1))
+        # Room for the blocks' partial forward products, as training gives it (epoch.partials_length).
+        self.partials = np.empty((dense_parallel.ROW_SPLIT_BLOCKS - 1) * self.Z.size, dtype)
         self.time_layer_step(shape, dtype, path)
 
     def teardown(self, shape, dtype, path):
@@ -184,7 +186,8 @@ class BlockKernels:
 
     def time_layer_step(self, shape, dtype, path):
         if self.n_blocks > 1:
-            dense_parallel.dense_forward_parallel(self.A, self.W, self.b, act.RELU, self.Z, self.n_blocks)
+            dense_parallel.dense_forward_parallel(self.A, self.W, self.b, act.RELU, self.Z, self.n_blocks,
+                                                  self.partials)
             dense_parallel.backward_update_parallel(self.A, self.delta, self.W, self.b, self.dW, self.db,
                                                     self.state_W, self.state_b, act.RELU, self.A_prev_delta,
                                                     optimizers.SGD, self.coeffs, 0.0, self.sums, self.n_blocks)

@@ -100,9 +100,9 @@ class _KernelMLP:
         hyper = self._hyper()
         code = optimizers.SKLEARN_ADAM if self.solver == "adam" else optimizers.SKLEARN_SGD
         sizes, codes, loss_code = self._kernel_layout()
-        work = allocate_work(sizes, batch_size, dtype)
-        sample_idx = np.arange(n_samples, dtype=int)
         split = not epoch.sparse and split_layers(sizes, batch_size)
+        work = allocate_work(sizes, batch_size, dtype, partials=split)
+        sample_idx = np.arange(n_samples, dtype=int)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):

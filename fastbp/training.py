@@ -64,8 +64,9 @@ class EpochRunner:
         self.state = _optimizer_state(net, optimizer)
         self.grads = np.zeros_like(net._params)
         self.rows = small_batch_path(net.layers, batch_size, self.optimizer_code)
-        self.work = allocate_work(net.layers, batch_size, net.dtype, ahead=self.rows)
         self.split_layers = split_layers(net.layers, batch_size)
+        self.work = allocate_work(net.layers, batch_size, net.dtype, ahead=self.rows,
+                                  partials=self.split_layers and not self.rows)
 
     def run(self, X, Y, orders, first_epoch=0):
         """Train one epoch per row of ``orders`` (n_epochs, n); returns per-epoch (cost sum, correct, last batch cost).
@@ -344,11 +345,13 @@ def split_layers(layers, batch_size):
                 and batch_size * largest >= dense_parallel.PARALLEL_PRODUCT)
 
 
-def allocate_work(sizes, capacity, dtype, gather=True, ahead=False):
+def allocate_work(sizes, capacity, dtype, gather=True, ahead=False, partials=False):
     """The kernels' workspace (see ``fastbp.kernels.epoch``) for batches of up to ``capacity`` rows.
 
     ``gather=False`` leaves out the batch buffers that only shuffled training copies rows into; ``ahead``
-    adds the buffer in which the small-batch path starts each next batch (``epoch.ahead_length``).
+    adds the buffer in which the small-batch path starts each next batch (``epoch.ahead_length``);
+    ``partials``, for the blocks path, the room for its blocks' partial forward products
+    (``epoch.partials_length``; without it wide layers split their forward pass by the columns of W).
     """
     n_in, n_out = sizes[0], sizes[-1]
     hidden = capacity * int(sum(sizes[1:-1]))
@@ -360,7 +363,8 @@ def allocate_work(sizes, capacity, dtype, gather=True, ahead=False):
     return (np.empty(rows * n_in, dtype), np.empty(rows * n_out, dtype),
             np.zeros(max(hidden, 1), dtype), np.zeros(capacity * n_out, dtype),
             np.zeros(capacity * n_out, dtype), np.zeros(widest, dtype), np.zeros(widest, dtype),
-            np.empty(kernels.ahead_length(sizes, capacity) if ahead else 0, dtype),
+            np.empty(kernels.ahead_length(sizes, capacity) if ahead
+                     else kernels.partials_length(sizes, capacity) if partials else 0, dtype),
             np.zeros(kernels.scratch_length(numba.config.NUMBA_NUM_THREADS)))
 
 

@@ -8,8 +8,11 @@ by that slice's elementwise work while it is still in cache. BLAS runs with one 
 these calls, so Numba's pool is the only one in the hot path.
 
 - ``dense_forward_parallel``: blocks of the rows of the output when the batch is at least as wide
-  as the layer (each block reads its rows of A_prev and all of W), else blocks of its columns
-  (each block reads its columns of W: W is the larger operand); then bias and activation.
+  as the layer (each block reads its rows of A_prev and all of W); else blocks of the rows of W, the
+  same rows the block's backward pass updates, so they stay in that core's cache from step to step
+  (each block's partial product over its rows, summed in block order, then bias and activation:
+  ``BY_W_ROWS``), or, where the caller gives no room for the partial products, blocks of the columns
+  of W; then bias and activation.
   Skinny layers (outputs of at most ``microkernel.SKINNY_BYTES``) take the register-tile
   micro-kernel for the rows of the output, and in float64 for their weight gradient, where OpenBLAS
   is slow (see :mod:`.microkernel`); the other products go to BLAS.
@@ -22,8 +25,9 @@ these calls, so Numba's pool is the only one in the hot path.
   barrier between the products and the update.
 
 Block edges fall on multiples of ``ALIGN`` elements, so no two threads write one cache line.
-Each element is computed by one BLAS call over the whole inner dimension, so for a given number
-of blocks the results do not depend on which thread ran which block.
+Each element is computed by one BLAS call over the whole inner dimension, or (``BY_W_ROWS``) as the
+sum in block order of one BLAS call per block, so for a given number of blocks the results do not
+depend on which thread ran which block.
 
 Only one entry kernel, :func:`.epoch.train_epochs_blocks`, reaches these (see there why).
 
@@ -93,6 +97,22 @@ PARALLEL_PRODUCT = 1 << 20
 # Groups of 16 or 64 rows, or grouping batches of 64 too, were within the noise of these (3 rounds).
 GROUPED_MAX_BATCH = 32
 GROUP_ROWS = 32
+# How the forward pass splits a layer (``dense_forward_parallel``): by samples when the batch is at least as
+# wide as the layer; otherwise by the rows of W, the same rows each block's backward pass updates, when the
+# caller gives room for the blocks' partial products; else by the columns of W. Split by columns, every step
+# half of each core's columns of W had last been written by the other core's backward pass. One layer's
+# forward then backward, float32, momentum, two blocks, best of 7 x 300 calls alternated in one process
+# (us), by columns against by rows of W: 64x784x512 595-601 against 513-514, 64x512x256 327-335 against
+# 269-283, 16x784x512 313-319 against 208-213, 16x512x256 169-171 against 96-100, 128x512x256 544-545
+# against 469-480, 256x784x512 1652-1710 against 1562-1636 (the forward alone 220-229 against 241-248 us
+# at 64x784x512). TBB ran block b on thread b in 2000 of 2000 calls of a 2-block prange, so a block's rows
+# of W stay in one core's cache. Epochs of the 784-512-256-10 float32 net, 6000 rows, momentum 0.9, two
+# threads, old and new code alternated in fresh processes, best of 5 fits of 3 epochs (ms per epoch): batch
+# 16 191-195 against 129-133, batch 64 95-99 against 86-88, batch 256 73.1-73.6 against 71.0; one thread
+# (not on this path) 139-148 against 144-148. Measured with two blocks only: ``fastbp.training.allocate_work``
+# gives room for ROW_SPLIT_BLOCKS - 1 partials, so more blocks keep the column split.
+BY_SAMPLES, BY_W_ROWS, BY_W_COLUMNS = np.intp(0), np.intp(1), np.intp(2)
+ROW_SPLIT_BLOCKS = 2
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -105,11 +125,25 @@ def block_range(block, n_blocks, length):
 
 
 @njit(**BORROWING_OPTIONS)
-def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
-    """One block of out = f(A_prev @ W + b): rows of out when ``by_rows``, else columns."""
+def _forward_block(block, n_blocks, A_prev, W, b, code, out, split, partials):
+    """One block of out = f(A_prev @ W + b), split BY_SAMPLES (rows of out) or BY_W_COLUMNS (columns of out),
+    bias and activation included; or BY_W_ROWS: the product of the block's rows of W alone, into out for
+    block 0 and into partials[block - 1] (m, fan_out) for the others (``dense_forward_parallel`` sums them)."""
     m, k = A_prev.shape
     n = W.shape[1]
-    if by_rows:
+    if split == BY_W_ROWS:
+        start, stop = block_range(block, n_blocks, k)
+        target = view(out, 0, m, n) if block == 0 else view(partials, (block - 1) * m * n, m, n)
+        if stop == start:  # more blocks than ALIGN-row slices of W
+            for i in range(m):
+                for j in range(n):
+                    target[i, j] = 0.0
+            return
+        # Fortran view: target^T (n, m) = W[start:stop]^T (n, rows) @ A_prev[:, start:stop]^T (rows, m).
+        gemm_at(NO_TRANSPOSE, NO_TRANSPOSE, n, m, stop - start, 1.0, W, start * n, n, A_prev, start, k, 0.0, target,
+                0, n)
+        return
+    if split == BY_SAMPLES:
         start, stop = block_range(block, n_blocks, m)
         rows = stop - start
         if rows == 0:
@@ -140,21 +174,40 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, by_rows):
 
 
 @njit(parallel=True, **BORROWING_OPTIONS)
-def _forward_blocks(A_prev, W, b, code, out, by_rows, n_blocks):
+def _forward_blocks(A_prev, W, b, code, out, split, partials, n_blocks):
     mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(n_blocks):
         previous_mode = set_fp_mode(mode)
-        _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, by_rows)
+        _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, split, partials)
         set_fp_mode(previous_mode)
 
 
 @njit(**BORROWING_OPTIONS)
-def dense_forward_parallel(A_prev, W, b, code, out, n_blocks):
+def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
     """out = f(A_prev @ W + b) in ``n_blocks`` blocks on the thread pool; f elementwise (not softmax).
 
-    A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out).
+    A_prev (m, fan_in), W (fan_in, fan_out), b (fan_out,), out (m, fan_out). partials: flat scratch; with
+    at least (n_blocks - 1) * m * fan_out elements a layer wider than the batch is split by the rows of W
+    (see BY_W_ROWS) and the partial products are summed in block order here, else by its columns.
     """
-    _forward_blocks(A_prev, W, b, code, out, A_prev.shape[0] >= W.shape[1], n_blocks)
+    m, n = out.shape
+    if m >= n:
+        split = BY_SAMPLES
+    elif partials.shape[0] >= (n_blocks - 1) * m * n:
+        split = BY_W_ROWS
+    else:
+        split = BY_W_COLUMNS
+    _forward_blocks(A_prev, W, b, code, out, split, partials, n_blocks)
+    if split == BY_W_ROWS:
+        for block in range(1, n_blocks):
+            P = view(partials, (block - 1) * m * n, m, n)
+            for i in range(m):
+                for j in range(n):
+                    out[i, j] += P[i, j]
+        for i in range(m):
+            for j in range(n):
+                out[i, j] += b[j]
+        activate(out, code)
 
 
 @njit(**BORROWING_OPTIONS)

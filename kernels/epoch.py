@@ -8,8 +8,9 @@ once per dtype:
 - ``codes``: intp (n_layers,), activation codes of the hidden layers then the output.
 - ``work``: tuple of eight flat buffers of the params' dtype, allocated once per call
   from Python for a capacity of B rows: (X batch, Y batch, hidden activations,
-  output logits, output activations, delta, delta, the next batch's X and the blocks' products
-  of it, of ``ahead_length`` or empty), then a float64 scratch of
+  output logits, output activations, delta, delta, then for ``train_epochs_rows`` the next batch's X
+  and the blocks' products of it (``ahead_length``), for ``train_epochs_blocks`` the blocks' partial
+  forward products (``partials_length``), or empty), then a float64 scratch of
   ``scratch_length(threads)`` for each step's optimizer coefficients and the blocks' partial
   sums. Views into them are carved per batch of m <= B rows, so nothing is allocated per
   batch. X and Y must be C-contiguous: consecutive rows are used in place, without a copy.
@@ -44,7 +45,7 @@ from .activations import LINEAR, activate
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .denormals import enter_training_mode, set_fp_mode
 from .dense import backward_update, dense_forward
-from .dense_parallel import PARALLEL_PRODUCT, backward_update_parallel, dense_forward_parallel
+from .dense_parallel import PARALLEL_PRODUCT, ROW_SPLIT_BLOCKS, backward_update_parallel, dense_forward_parallel
 from .fused import AHEAD_MIN_WEIGHTS, N_BLOCKS, backward_update_rows, dense_forward_rows, dense_forward_rows_in_blocks
 from .losses import count_correct, output_delta, weighted_output_delta
 from .optimizers import L2, N_COEFFS, NO_UPDATE, step_coefficients
@@ -58,6 +59,13 @@ def scratch_length(threads):
     """Length of work[SCRATCH] for training on up to ``threads`` threads: the optimizer's coefficients, then one
     partial sum per block."""
     return N_COEFFS + max(N_BLOCKS, threads)
+
+
+def partials_length(sizes, capacity):
+    """Length of work[AHEAD] for ``train_epochs_blocks`` to split the forward product of a layer wider than the
+    batch by the rows of W (``dense_parallel.dense_forward_parallel``): the ROW_SPLIT_BLOCKS - 1 partial
+    products of up to ``capacity`` rows of the widest layer beside the one written into the layer's output."""
+    return capacity * int(max(sizes[1:])) * (ROW_SPLIT_BLOCKS - 1)
 
 
 def ahead_length(sizes, capacity):
@@ -151,7 +159,7 @@ def forward(Xb, params, sizes, codes, work, rows, blocks, n_blocks, ahead, first
             dense_forward_rows(A_prev, W, b, code, A)
         elif blocks:
             if m * W.shape[0] * W.shape[1] >= PARALLEL_PRODUCT:
-                dense_forward_parallel(A_prev, W, b, code, A, n_blocks)
+                dense_forward_parallel(A_prev, W, b, code, A, n_blocks, work[AHEAD])
             else:
                 dense_forward(A_prev, W, b, code, A)
         else:

@@ -162,9 +162,10 @@ def test_kernels_fall_back_when_numpy_has_no_openblas(tmp_path):
             np.testing.assert_allclose(out, a.T @ b, rtol=1e-12, atol=1e-12)
         # Blocks pass leading dimensions and offsets (fastbp.kernels.dense_parallel): rows, columns, dW, delta.
         from fastbp.kernels import dense_parallel, optimizers
-        for rows in (64, 8):  # 64 >= 30 splits the output's rows, 8 < 30 its columns
+        # 64 >= 30 splits the output's rows, 8 < 30 the columns of W, or with room for partials its rows.
+        for rows, partials in ((64, 0), (8, 0), (8, 2 * 8 * 30)):
             Z = np.empty((rows, 30))
-            dense_parallel.dense_forward_parallel(A[:rows], W, np.zeros(30), 0, Z, 3)
+            dense_parallel.dense_forward_parallel(A[:rows], W, np.zeros(30), 0, Z, 3, np.empty(partials))
             np.testing.assert_allclose(Z, A[:rows] @ W, rtol=1e-12, atol=1e-12)
         W_before, delta_prev = W.copy(), np.empty((64, 100))
         dense_parallel.backward_update_parallel(A, delta, W, np.zeros(30), dW, db, (np.zeros_like(W),) * 2,

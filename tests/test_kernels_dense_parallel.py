@@ -40,13 +40,34 @@ def test_the_few_samples_shape_runs_in_several_groups_the_last_one_short():
 @pytest.mark.parametrize("m,fan_in,fan_out", SHAPES)
 @pytest.mark.parametrize("code", [K.RELU, K.SIGMOID, K.TANH, K.LINEAR])
 @pytest.mark.parametrize("n_blocks", BLOCKS)
-def test_dense_forward_parallel(m, fan_in, fan_out, code, n_blocks, dtype, rng):
+@pytest.mark.parametrize("partials", ["none", "room"])
+def test_dense_forward_parallel(partials, m, fan_in, fan_out, code, n_blocks, dtype, rng):
+    """Layers wider than the batch split by the columns of W without room for partial products, by its rows
+    with it (partial products summed; with 5 blocks of (64, 17, 300) some blocks have no rows of W)."""
     A_prev, W, b = rng.normal(size=(m, fan_in)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)
     out = np.full((m, fan_out), np.nan, dtype)
+    scratch = np.full((n_blocks - 1) * m * fan_out if partials == "room" else 0, np.nan, dtype)
     dense_parallel.dense_forward_parallel(A_prev.astype(dtype), W.astype(dtype), b.astype(dtype), code, out,
-                                          n_blocks)
+                                          n_blocks, scratch)
     expected = reference.activation(NAMES[code], A_prev @ W + b)
     np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype] * np.sqrt(fan_in))
+
+
+def test_the_row_split_fills_the_partials_it_is_given_and_is_the_same_every_call(rng):
+    """The split by the rows of W writes n_blocks - 1 partial products and sums them in block order: the same
+    bits on every call, whichever thread runs which block."""
+    m, fan_in, fan_out, n_blocks = 8, 300, 70, 3
+    A_prev, W, b = rng.normal(size=(m, fan_in)), rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)
+    scratch = np.full((n_blocks - 1) * m * fan_out, np.nan)
+    first = np.empty((m, fan_out))
+    with threads.kernel_threads(2):
+        dense_parallel.dense_forward_parallel(A_prev, W, b, K.LINEAR, first, n_blocks, scratch)
+        assert not np.isnan(scratch).any()
+        for _ in range(20):
+            out = np.empty((m, fan_out))
+            dense_parallel.dense_forward_parallel(A_prev, W, b, K.LINEAR, out, n_blocks, scratch)
+            np.testing.assert_array_equal(out, first)
+    np.testing.assert_allclose(first, A_prev @ W + b, rtol=1e-12, atol=1e-12)
 
 
 
