@@ -104,7 +104,7 @@ GROUP_ROWS = 32
 # forward then backward, float32, momentum, two blocks, best of 7 x 300 calls alternated in one process
 # (us), by columns against by rows of W: 64x784x512 595-601 against 513-514, 64x512x256 327-335 against
 # 269-283, 16x784x512 313-319 against 208-213, 16x512x256 169-171 against 96-100, 128x512x256 544-545
-# against 469-480, 256x784x512 1652-1710 against 1562-1636 (the forward alone 220-229 against 241-248 us
+# against 469-480, 256x784x512 1652-1710 against 1562-1636 (the forward alone 241-248 against 220-229 us
 # at 64x784x512). TBB ran block b on thread b in 2000 of 2000 calls of a 2-block prange, so a block's rows
 # of W stay in one core's cache. Epochs of the 784-512-256-10 float32 net, 6000 rows, momentum 0.9, two
 # threads, old and new code alternated in fresh processes, best of 5 fits of 3 epochs (ms per epoch): batch
