@@ -7,9 +7,10 @@ BLAS bound in :mod:`.blas` (NumPy's OpenBLAS); the epilogues are fused loops.
 import numpy as np
 from numba import njit
 
-from .activations import activate, scale_by_derivative
+from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, OPENBLAS, TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
+from .microkernel import GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
 from .optimizers import FIRST_ROW, LR, MOMENTUM, NO_UPDATE, SGD, gradient_fold, update_row
 from .views import vector, view
 
@@ -190,6 +191,84 @@ def sgd_outer_update(A_prev, delta, W, coeffs, l2_over_m):
     return sum_sq
 
 
+# With batches of at most GROUPED_MAX_BATCH rows, a layer's backward pass runs GROUP_ROWS rows of W at a time
+# (``backward_rows``: each block of .dense_parallel, and the serial ``backward_update``): the group's hidden-delta
+# columns, gradient rows and update, so its rows of W and dW are still in cache for the update. With a few
+# samples the gradient is a product with a short inner dimension, bound by writing dW and reading it back, not
+# by arithmetic. Measured first in the blocks: one thread, float32, momentum SGD, half the rows of the 784x512
+# first layer, dW then the update over the whole block against groups of 32 rows, one run (us): batch 8 284-356
+# against 180-183, 16 324-364 against 216-280, 32 395-434 against 300-323, 64 584-939 against 653-673 (no gain,
+# so 64 stays whole). asv BlockKernels' layer step on two threads, old and new code alternated in fresh
+# processes, three rounds (GFLOP/s): 16x784x512 float32 30.1-32.6 against 41.6-47.8, float64 15.9-17.1 against
+# 17.4-21.4; 32x512x256 float32 36.9-49.0 against 42.0-53.0. Epochs of the 784-512-256-10 net, 6000 rows, best
+# of 3 (ms): batch 8 717-1066 against 558-665 (7 pairs), batch 16 423-561 against 303-561 (7 pairs, 6 faster by
+# 10-31%, one slower by 12%), batch 32 261-364 against 229-359 (5 of 7 faster).
+# Groups of 16 or 64 rows, or grouping batches of 64 too, were within the noise of these (3 rounds).
+# Then the serial path, one layer's backward step, float32, momentum, one BLAS thread, best of 5 x 100, three
+# rounds (us, whole layer against groups; "hidden": with the hidden delta): 8x784x512 first 269-274 against
+# 182-187, hidden 543-568 against 257-267; 16x784x512 289-293 / 229-230, hidden 645-686 / 388-417; 32x784x512
+# 405-410 / 389-392, hidden 838-848 / 704-713; 16x512x256 hidden 185-190 / 118-121; 16x128x64 hidden 11.4-11.9
+# / 8.6-8.7; float64 alike (16x784x512 hidden 1184-1205 / 767-786). With two BLAS threads 16x256x128 hidden
+# 77-79 / 29-31 us, but 16x784x512 first 235-240 / 251-255 (such layers take the blocks path on two threads).
+# Epochs of the 784-512-256-10 net, one thread, 6000 rows, best of 3, old and new code alternated in fresh
+# processes, three pairs (ms): batch 8 486-521 against 371-417, 16 279-301 against 253-259, 32 207-212 against
+# 182-199, 64 (not grouped) 161-168 against 154-164; 128-128-128-10 at batch 8 (two threads, serial path) 9.0-9.5
+# against 7.4-8.2 ms per epoch of 3000 rows. Smaller layers stay whole (GROUPED_MIN_WEIGHTS): the digits net
+# 64-32-10 (2048 weights) at batch 4 and 16 took 0.76-0.78 / 0.47-0.50 ms per epoch whole against 0.79-0.84 /
+# 0.50-0.52 grouped, and a product of a few multiply-adds is a loop (``matmul``), not a BLAS call.
+GROUPED_MAX_BATCH = 32
+GROUP_ROWS = 32
+GROUPED_MIN_WEIGHTS = 1 << 13
+
+
+@njit(**BORROWING_OPTIONS)
+def backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
+                  l2_over_m):
+    """Rows [start, stop) of W: their hidden-delta columns, dW rows (or the velocity's, see ``folded_product``), then
+    their update, a group of rows [first, first + rows) at a time (see GROUP_ROWS); returns their sum(W**2) before
+    the update. Not for NO_UPDATE. The bias is not stepped here.
+
+    A_prev (m, fan_in), delta (m, n), W/dW/state1/state2 (fan_in, n); delta_prev (m, fan_in) receives columns
+    [start, stop) of (delta @ W.T) * f'(A_prev), or pass it with no rows (the first layer) to skip them. The
+    float64 gradient of a skinny layer (n * 8 <= microkernel.SKINNY_BYTES) takes the micro-kernel, which
+    writes dW (OpenBLAS is slow there; float32 measured faster in BLAS, see :mod:`.microkernel`).
+    """
+    m, fan_in = A_prev.shape
+    n = W.shape[1]
+    group = GROUP_ROWS if m <= GROUPED_MAX_BATCH else max(stop - start, 1)
+    skinny = dW.itemsize == 8 and n * 8 <= SKINNY_BYTES
+    fold, alpha, beta, rule = folded_product(optimizer, coeffs, m * fan_in * n)
+    if skinny:  # the micro-kernel writes dW
+        fold, rule = False, optimizer
+    target = state1 if fold else dW
+    if not fold:
+        alpha, beta = 1.0, 0.0
+    sum_sq = 0.0
+    for first in range(start, stop, group):
+        rows = min(group, stop - first)
+        if delta_prev.shape[0] == m:
+            # Fortran view: delta_prev[:, first:first + rows]^T = W[first:first + rows] @ delta^T (n, m).
+            gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, 1.0, W, first * n, n, delta, 0, n, 0.0, delta_prev, first,
+                    fan_in)
+            if code_prev != LINEAR:
+                for r in range(m):
+                    scale_by_derivative(view(delta_prev, r * fan_in + first, 1, rows),
+                                        view(A_prev, r * fan_in + first, 1, rows), code_prev)
+        if skinny:
+            # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
+            skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, GRADIENT_K_CHUNK)
+        else:
+            # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows], or with
+            # ``fold`` the velocity's rows state1[...] = alpha dW[...] + beta state1[...] instead.
+            gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, alpha, delta, 0, n, A_prev, first, fan_in, beta, target,
+                    first * n, n)
+        size = rows * n
+        sum_sq += update_row(rule, coeffs, view(W, first * n, 1, size), view(state1, first * n, 1, size),
+                             view(state2, first * n, 1, size), FIRST_ROW, view(dW, first * n, 1, size), 0, 1.0,
+                             l2_over_m)
+    return sum_sq
+
+
 @njit(**BORROWING_OPTIONS)
 def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer, coeffs,
                     l2_over_m):
@@ -203,11 +282,19 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
     gradient the update forms itself (``sgd_outer_update``). delta_prev (m, fan_in) receives
     (delta @ W.T) * f'(A_prev) with W before its update; pass it with no rows (the first layer) to skip it.
     state_W = (state1, state2) like W, state_b like b. The update follows the layer's gradient while it is
-    still in cache.
+    still in cache; with 2 to GROUPED_MAX_BATCH samples on a layer of at least GROUPED_MIN_WEIGHTS weights, a
+    group of GROUP_ROWS rows at a time (``backward_rows``), except float64 skinny layers: their micro-kernel runs
+    on one thread, where this path's BLAS calls may have them all.
     """
     fan_in, n = W.shape
     size = W.size
     m = A_prev.shape[0]
+    if (1 < m <= GROUPED_MAX_BATCH and size >= GROUPED_MIN_WEIGHTS and optimizer != NO_UPDATE
+            and not (dW.itemsize == 8 and n * 8 <= SKINNY_BYTES)):
+        sum_sq = backward_rows(0, fan_in, A_prev, delta, W, dW, view(state_W[0], 0, fan_in, n),
+                               view(state_W[1], 0, fan_in, n), code_prev, delta_prev, optimizer, coeffs, l2_over_m)
+        bias_step(delta, b, db, state_b, optimizer, coeffs)
+        return sum_sq if l2_over_m > 0 else 0.0
     outer_sgd = m == 1 and optimizer == SGD and coeffs[MOMENTUM] == 0  # sgd_outer_update forms the gradient
     fold, alpha, beta, rule = folded_product(optimizer, coeffs, m * size)
     sum_sq = 0.0

@@ -16,13 +16,13 @@ these calls, so Numba's pool is the only one in the hot path.
   Skinny layers (outputs of at most ``microkernel.SKINNY_BYTES``) take the register-tile
   micro-kernel for the rows of the output, and in float64 for their weight gradient, where OpenBLAS
   is slow (see :mod:`.microkernel`); the other products go to BLAS.
-- ``backward_update_parallel``: blocks of the rows of W (the layer's inputs). A block computes its
-  columns of the hidden delta (delta @ W[rows].T times f'(A_prev[:, rows]), with W before the
-  update), its rows of dW = A_prev[:, rows].T @ delta (for SGD with momentum, added to the velocity's
-  rows inside the product instead: ``dense.folded_product``), and then the optimizer update of its rows
-  of W and the optimizer state; with a few samples per batch, a group of ``GROUP_ROWS`` rows at a
-  time, so the update finds them in cache. Nothing in a block depends on another, so there is no
-  barrier between the products and the update.
+- ``backward_update_parallel``: blocks of the rows of W (the layer's inputs), each block's step that of
+  :func:`.dense.backward_rows`: its columns of the hidden delta (delta @ W[rows].T times f'(A_prev[:, rows]),
+  with W before the update), its rows of dW = A_prev[:, rows].T @ delta (for SGD with momentum, added to the
+  velocity's rows inside the product instead: ``dense.folded_product``), and then the optimizer update of its
+  rows of W and the optimizer state; with a few samples per batch, a group of ``dense.GROUP_ROWS`` rows at a
+  time, so the update finds them in cache. Nothing in a block depends on another, so there is no barrier
+  between the products and the update.
 
 Block edges fall on multiples of ``ALIGN`` elements, so no two threads write one cache line.
 Each element is computed by one BLAS call over the whole inner dimension, or (``BY_W_ROWS``) as the
@@ -37,13 +37,12 @@ Z/A/delta (m, fan_out), delta_prev (m, fan_in); every array C-contiguous.
 import numpy as np
 from numba import njit, prange
 
-from .activations import LINEAR, activate, scale_by_derivative
-from .blas import NO_TRANSPOSE, TRANSPOSE, gemm_at
+from .activations import activate
+from .blas import NO_TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
-from .dense import bias_step, folded_product
+from .dense import backward_rows, bias_step
 from .denormals import fp_mode, set_fp_mode
-from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
-from .optimizers import FIRST_ROW, update_row
+from .microkernel import FORWARD_K_CHUNK, SKINNY_BYTES, skinny_product
 from .views import vector, view
 
 # Block edges are multiples of this many elements: a 64-byte cache line of float32.
@@ -82,21 +81,6 @@ SPLIT_MAX_ROWS = 256
 # The small-batch row loops (.fused) take the pool by the same limit with one sample, and from 3 * 2^18
 # with more (fused.POOL_PRODUCT_BATCHES, measured there).
 PARALLEL_PRODUCT = 1 << 20
-# With batches of at most GROUPED_MAX_BATCH rows, a block runs its backward pass GROUP_ROWS rows of W at a
-# time: the group's hidden-delta columns, gradient rows and update, so its rows of W and dW are still in
-# cache for the update. With a few samples the gradient is a product with a short inner dimension, bound by
-# writing dW and reading it back, not by arithmetic. One thread, float32, momentum SGD, half the rows of the
-# 784x512 first layer, dW then the update over the whole block against groups of 32 rows, one run (us):
-# batch 8 284-356 against 180-183, 16 324-364 against 216-280, 32 395-434 against 300-323, 64 584-939
-# against 653-673 (no gain, so 64 stays whole). asv BlockKernels' layer step on two threads, old and new code
-# alternated in fresh processes, three rounds (GFLOP/s): 16x784x512 float32 30.1-32.6 against 41.6-47.8,
-# float64 15.9-17.1 against 17.4-21.4; 32x512x256 float32 36.9-49.0 against 42.0-53.0. Epochs of the
-# 784-512-256-10 net, 6000 rows, best of 3 (ms): batch 8 717-1066 against 558-665 (7 pairs), batch 16
-# 423-561 against 303-561 (7 pairs, 6 faster by 10-31%, one slower by 12%), batch 32 261-364 against
-# 229-359 (5 of 7 faster).
-# Groups of 16 or 64 rows, or grouping batches of 64 too, were within the noise of these (3 rounds).
-GROUPED_MAX_BATCH = 32
-GROUP_ROWS = 32
 # How the forward pass splits a layer (``dense_forward_parallel``): by samples when the batch is at least as
 # wide as the layer; otherwise by the rows of W, the same rows each block's backward pass updates, when the
 # caller gives room for the blocks' partial products; else by the columns of W. Split by columns, every step
@@ -213,44 +197,11 @@ def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
 @njit(**BORROWING_OPTIONS)
 def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
                     coeffs, l2_over_m, sums):
-    """Rows [start, stop) of W: hidden-delta columns, dW rows (or the velocity's, see ``dense.folded_product``),
-    then their update, a group of rows [first, first + rows) at a time (see GROUP_ROWS); sums[block] = their
-    sum(W**2)."""
-    m, fan_in = A_prev.shape
-    n = W.shape[1]
-    start, stop = block_range(block, n_blocks, fan_in)
-    group = GROUP_ROWS if m <= GROUPED_MAX_BATCH else max(stop - start, 1)
-    skinny = dW.itemsize == 8 and n * 8 <= SKINNY_BYTES  # float64 only: float32 measured faster in BLAS (.microkernel)
-    fold, alpha, beta, rule = folded_product(optimizer, coeffs, m * fan_in * n)
-    if skinny:  # the micro-kernel writes dW
-        fold, rule = False, optimizer
-    target = state1 if fold else dW
-    if not fold:
-        alpha, beta = 1.0, 0.0
-    sum_sq = 0.0
-    for first in range(start, stop, group):
-        rows = min(group, stop - first)
-        if delta_prev.shape[0] == m:
-            # Fortran view: delta_prev[:, first:first + rows]^T = W[first:first + rows] @ delta^T (n, m).
-            gemm_at(TRANSPOSE, NO_TRANSPOSE, rows, m, n, 1.0, W, first * n, n, delta, 0, n, 0.0, delta_prev, first,
-                    fan_in)
-            if code_prev != LINEAR:
-                for r in range(m):
-                    scale_by_derivative(view(delta_prev, r * fan_in + first, 1, rows),
-                                        view(A_prev, r * fan_in + first, 1, rows), code_prev)
-        if skinny:
-            # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
-            skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, GRADIENT_K_CHUNK)
-        else:
-            # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows], or with
-            # ``fold`` the velocity's rows state1[...] = alpha dW[...] + beta state1[...] instead.
-            gemm_at(NO_TRANSPOSE, TRANSPOSE, n, rows, m, alpha, delta, 0, n, A_prev, first, fan_in, beta, target,
-                    first * n, n)
-        size = rows * n
-        sum_sq += update_row(rule, coeffs, view(W, first * n, 1, size), view(state1, first * n, 1, size),
-                             view(state2, first * n, 1, size), FIRST_ROW, view(dW, first * n, 1, size), 0, 1.0,
-                             l2_over_m)
-    sums[block] = sum_sq
+    """Rows ``block_range(block, n_blocks, fan_in)`` of W: their backward step and update (``dense.backward_rows``);
+    sums[block] = their sum(W**2)."""
+    start, stop = block_range(block, n_blocks, A_prev.shape[1])
+    sums[block] = backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
+                                coeffs, l2_over_m)
 
 
 @njit(parallel=True, **BORROWING_OPTIONS)

@@ -1,9 +1,12 @@
-"""Shared inputs of the layer-kernel tests (test_kernels_fused, test_kernels_dense_parallel)."""
+"""Shared inputs and checks of the layer-kernel tests (test_kernels_dense, test_kernels_fused,
+test_kernels_dense_parallel)."""
 import numpy as np
 
 import reference
 from fastbp.kernels import activations as K
 from fastbp.kernels import optimizers as O
+from fastbp.kernels.dense import OPENBLAS, SMALL_PRODUCT
+from fastbp.kernels.microkernel import SKINNY_BYTES
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 NAMES = {K.RELU: "relu", K.SIGMOID: "sigmoid", K.TANH: "tanh", K.LINEAR: "linear", K.LEAKY_RELU: "leaky_relu"}
@@ -67,3 +70,33 @@ def assert_updated(arrays, layer, grads, optimizer, options, step, lr, tol):
         np.testing.assert_allclose(arrays[p], want, **tol)
         np.testing.assert_allclose(arrays[s1], want_s1, **tol)
         np.testing.assert_allclose(arrays[s2], want_s2, **tol)
+
+
+def assert_gradient_or_folded(dW, gradient_dW, optimizer, options, dtype, shape, tol):
+    """dW holds the gradient, or is untouched (NaN) where the optimizer takes it into its velocity inside the
+    product (dense.folded_product): SGD with momentum, no Nesterov, a BLAS-sized product, except float64
+    skinny layers (the micro-kernel writes dW)."""
+    m, fan_in, fan_out = shape
+    skinny = dtype == np.float64 and fan_out * 8 <= SKINNY_BYTES
+    folds = (optimizer == O.SGD and options.get("momentum", 0) != 0 and not options.get("nesterov", False)
+             and OPENBLAS and m * fan_in * fan_out > SMALL_PRODUCT and not skinny)
+    if folds:
+        assert np.isnan(dW).all()
+    else:
+        np.testing.assert_allclose(dW, gradient_dW, **tol)
+
+
+def run_backward(kernel, layer, dtype, code_prev, optimizer, coeffs, l2_over_m, n_blocks=None,
+                 want_delta_prev=True):
+    """Run one backward-and-update kernel on copies of ``layer``; n_blocks None runs the serial dense kernel."""
+    arrays = {k: np.array(v, dtype=dtype) for k, v in layer.items() if k != "Z_prev"}  # copies: updated in place
+    m, fan_in = arrays["A_prev"].shape
+    dW, db = np.full_like(arrays["W"], np.nan), np.empty_like(arrays["b"])  # dW stays NaN when the gradient folds
+    delta_prev = np.full((m if want_delta_prev else 0, fan_in), np.nan, dtype)
+    args = (arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], dW, db, (arrays["S1W"], arrays["S2W"]),
+            (arrays["S1b"], arrays["S2b"]), code_prev, delta_prev, optimizer, coeffs, l2_over_m)
+    if n_blocks is None:
+        sum_sq = kernel(*args)
+    else:
+        sum_sq = kernel(*args, np.empty(n_blocks), n_blocks)
+    return arrays, dW, db, delta_prev, sum_sq

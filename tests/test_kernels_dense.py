@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 import reference
+from layer_cases import OPTIMIZERS, assert_gradient_or_folded, assert_updated, coefficients, run_backward
+from layer_cases import layer as make_layer
 from fastbp.kernels import activations as K
 from fastbp.kernels.dense import AS_STORED, TRANSPOSED, dense_forward, hidden_delta, matmul, weight_gradient
 
@@ -179,3 +181,66 @@ def test_hidden_delta_of_one_sample(fan_in, fan_out, dtype, rng):
     hidden_delta(delta.astype(dtype), W.astype(dtype), A_prev.astype(dtype), K.SIGMOID, out)
     expected = (delta @ W.T) * reference.derivative("sigmoid", Z_prev)
     np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+# (m, fan_in, fan_out) of layers whose serial backward pass runs in groups of rows (dense.backward_rows): 2 to
+# GROUPED_MAX_BATCH samples, at least GROUPED_MIN_WEIGHTS weights, fan_in not a multiple of GROUP_ROWS (the
+# last group short); (3, 150, 60) is float64-skinny-free at 60 outputs, (2, 300, 70) the fewest samples grouped.
+GROUPED_SHAPES = [(2, 300, 70), (3, 150, 60), (16, 300, 70), (32, 100, 90)]
+
+
+def test_the_grouped_shapes_take_the_grouped_pass():
+    """Keeps GROUPED_SHAPES cases of the grouped serial backward pass if its limits change."""
+    from fastbp.kernels import dense
+    for m, fan_in, fan_out in GROUPED_SHAPES:
+        assert 1 < m <= dense.GROUPED_MAX_BATCH and fan_in * fan_out >= dense.GROUPED_MIN_WEIGHTS
+        assert fan_in > dense.GROUP_ROWS and fan_in % dense.GROUP_ROWS != 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,fan_in,fan_out", GROUPED_SHAPES)
+@pytest.mark.parametrize("optimizer,options", OPTIMIZERS)
+@pytest.mark.parametrize("first_layer", [False, True])
+def test_backward_update_of_a_few_samples_equals_the_unfused_reference(first_layer, optimizer, options, m, fan_in,
+                                                                       fan_out, dtype, rng):
+    """With a few samples the serial step runs GROUP_ROWS rows of W at a time (hidden-delta columns, gradient
+    rows, update): W, b, the optimizer states, the hidden delta and sum(W**2) equal gradient-then-update."""
+    from fastbp.kernels.dense import backward_update
+    code_prev, l2_over_m, step = K.TANH, 0.05, 3
+    layer = make_layer(rng, m, fan_in, fan_out, code_prev)
+    arrays, dW, db, delta_prev, sum_sq = run_backward(backward_update, layer, dtype, code_prev, optimizer,
+                                                      coefficients(optimizer, step, 0.01, **options), l2_over_m,
+                                                      want_delta_prev=not first_layer)
+    gradient_dW = layer["A_prev"].T @ layer["delta"]
+    expected_db = layer["delta"].sum(axis=0)
+    tol = dict(rtol=TOL[dtype], atol=TOL[dtype] * 10 * np.sqrt(max(m, fan_out)))
+    assert_gradient_or_folded(dW, gradient_dW, optimizer, options, dtype, (m, fan_in, fan_out), tol)
+    np.testing.assert_allclose(db, expected_db, **tol)
+    if first_layer:
+        assert delta_prev.shape == (0, fan_in)
+    else:
+        expected = (layer["delta"] @ layer["W"].T) * reference.derivative("tanh", layer["Z_prev"])
+        np.testing.assert_allclose(delta_prev, expected, **tol)
+    assert sum_sq == pytest.approx(np.sum(layer["W"] ** 2), rel=TOL[dtype])
+    assert_updated(arrays, layer, (gradient_dW + l2_over_m * layer["W"], expected_db), optimizer, options, step, 0.01,
+                   tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,fan_in,fan_out", GROUPED_SHAPES)
+@pytest.mark.parametrize("optimizer,options", OPTIMIZERS)
+def test_backward_update_of_a_few_samples_gives_the_bits_of_one_block(optimizer, options, m, fan_in, fan_out, dtype,
+                                                                      rng):
+    """The serial step of a few samples is the blocks path's step with one block (both run dense.backward_rows):
+    the same bits. Before the serial path grouped its rows, 24 of these 32 cases differed."""
+    from fastbp.kernels import dense_parallel
+    from fastbp.kernels.dense import backward_update
+    layer = make_layer(rng, m, fan_in, fan_out, K.TANH)
+    coeffs = coefficients(optimizer, 3, 0.01, **options)
+    serial = run_backward(backward_update, layer, dtype, K.TANH, optimizer, coeffs, 0.05)
+    one_block = run_backward(dense_parallel.backward_update_parallel, layer, dtype, K.TANH, optimizer, coeffs, 0.05, 1)
+    for key in serial[0]:
+        np.testing.assert_array_equal(serial[0][key], one_block[0][key])
+    for got, want in zip(serial[1:4], one_block[1:4]):  # dW NaN in both where the gradient folds
+        np.testing.assert_array_equal(got, want)
+    assert serial[4] == one_block[4]

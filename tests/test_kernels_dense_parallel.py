@@ -4,8 +4,8 @@ import pytest
 
 import fastbp
 import reference
-from layer_cases import (NAMES, OPTIMIZERS, TOL, assert_same_training, assert_updated, coefficients,
-                         reference_training)
+from layer_cases import (NAMES, OPTIMIZERS, TOL, assert_gradient_or_folded, assert_same_training, assert_updated,
+                         coefficients, reference_training, run_backward)
 from layer_cases import layer as make_layer
 from fastbp import threads
 from fastbp.kernels import activations as K
@@ -32,8 +32,8 @@ def test_blocks_cover_the_range_once_on_aligned_edges(length, n_blocks):
 
 def test_the_few_samples_shape_runs_in_several_groups_the_last_one_short():
     """Keeps SHAPES' (16, 300, 70) a case of the grouped backward pass if its limits change."""
-    assert 16 <= dense_parallel.GROUPED_MAX_BATCH and 300 > 2 * dense_parallel.GROUP_ROWS
-    assert 300 % dense_parallel.GROUP_ROWS != 0
+    assert 16 <= dense.GROUPED_MAX_BATCH and 300 > 2 * dense.GROUP_ROWS
+    assert 300 % dense.GROUP_ROWS != 0
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -70,38 +70,6 @@ def test_the_row_split_fills_the_partials_it_is_given_and_is_the_same_every_call
     np.testing.assert_allclose(first, A_prev @ W + b, rtol=1e-12, atol=1e-12)
 
 
-
-def assert_gradient_or_folded(dW, gradient_dW, optimizer, options, dtype, shape, tol):
-    """dW holds the gradient, or is untouched (NaN) where the optimizer takes it into its velocity inside the
-    product (dense.folded_product): SGD with momentum, no Nesterov, a BLAS-sized product, except float64
-    skinny layers (the micro-kernel writes dW)."""
-    m, fan_in, fan_out = shape
-    skinny = dtype == np.float64 and fan_out * 8 <= dense_parallel.SKINNY_BYTES
-    folds = (optimizer == O.SGD and options.get("momentum", 0) != 0 and not options.get("nesterov", False)
-             and dense.OPENBLAS and m * fan_in * fan_out > dense.SMALL_PRODUCT and not skinny)
-    if folds:
-        assert np.isnan(dW).all()
-    else:
-        np.testing.assert_allclose(dW, gradient_dW, **tol)
-
-
-def _run(kernel, layer, dtype, code_prev, optimizer, coeffs, l2_over_m, n_blocks=None, want_delta_prev=True):
-    """Run one backward-and-update kernel on copies of ``layer``; n_blocks None runs the serial dense kernel."""
-    arrays = {k: np.array(v, dtype=dtype) for k, v in layer.items() if k != "Z_prev"}  # copies: updated in place
-    m, fan_in = arrays["A_prev"].shape
-    dW, db = np.full_like(arrays["W"], np.nan), np.empty_like(arrays["b"])  # dW stays NaN when the gradient folds
-    delta_prev = np.full((m if want_delta_prev else 0, fan_in), np.nan, dtype)
-    args = (arrays["A_prev"], arrays["delta"], arrays["W"], arrays["b"], dW, db, (arrays["S1W"], arrays["S2W"]),
-            (arrays["S1b"], arrays["S2b"]), code_prev, delta_prev, optimizer, coeffs, l2_over_m)
-    if n_blocks is None:
-        sum_sq = kernel(*args)
-    else:
-        sum_sq = kernel(*args, np.empty(n_blocks), n_blocks)
-    return arrays, dW, db, delta_prev, sum_sq
-
-
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("m,fan_in,fan_out", SHAPES)
 @pytest.mark.parametrize("optimizer,options", OPTIMIZERS)
@@ -111,8 +79,8 @@ def test_backward_update_parallel_equals_the_unfused_reference(m, fan_in, fan_ou
     code_prev, l2_over_m, step = K.TANH, 0.05, 3
     layer = make_layer(rng, m, fan_in, fan_out, code_prev)
     coeffs = coefficients(optimizer, step, 0.01, **options)
-    arrays, dW, db, delta_prev, sum_sq = _run(dense_parallel.backward_update_parallel, layer, dtype, code_prev,
-                                              optimizer, coeffs, l2_over_m, n_blocks)
+    arrays, dW, db, delta_prev, sum_sq = run_backward(dense_parallel.backward_update_parallel, layer, dtype,
+                                                      code_prev, optimizer, coeffs, l2_over_m, n_blocks)
     gradient_dW = layer["A_prev"].T @ layer["delta"]  # dW holds the gradient without the L2 term, as in dense
     expected_db = layer["delta"].sum(axis=0)
     tol = dict(rtol=TOL[dtype], atol=TOL[dtype] * 10 * np.sqrt(max(m, fan_out)))
@@ -131,8 +99,8 @@ def test_the_fused_update_equals_the_serial_kernels(optimizer, options, dtype, r
     """Blocks with their update fused give what dense.backward_update gives (products, then the layer's update)."""
     layer = make_layer(rng, 64, 300, 130, K.RELU)
     coeffs = coefficients(optimizer, 2, 0.01, **options)
-    serial = _run(dense.backward_update, layer, dtype, K.RELU, optimizer, coeffs, 0.01)
-    blocks = _run(dense_parallel.backward_update_parallel, layer, dtype, K.RELU, optimizer, coeffs, 0.01, 2)
+    serial = run_backward(dense.backward_update, layer, dtype, K.RELU, optimizer, coeffs, 0.01)
+    blocks = run_backward(dense_parallel.backward_update_parallel, layer, dtype, K.RELU, optimizer, coeffs, 0.01, 2)
     tol = dict(rtol=TOL[dtype], atol=TOL[dtype])
     for key in serial[0]:
         np.testing.assert_allclose(blocks[0][key], serial[0][key], **tol)
@@ -143,8 +111,8 @@ def test_the_fused_update_equals_the_serial_kernels(optimizer, options, dtype, r
 
 def test_the_first_layer_needs_no_hidden_delta(rng):
     layer = make_layer(rng, 2, 40, 5, K.LINEAR)
-    _, dW, _, delta_prev, sum_sq = _run(dense_parallel.backward_update_parallel, layer, np.float64, K.LINEAR, O.SGD,
-                                        coefficients(O.SGD, 1, 0.1), 0.0, 2, want_delta_prev=False)
+    _, dW, _, delta_prev, sum_sq = run_backward(dense_parallel.backward_update_parallel, layer, np.float64, K.LINEAR,
+                                                O.SGD, coefficients(O.SGD, 1, 0.1), 0.0, 2, want_delta_prev=False)
     assert delta_prev.shape == (0, 40) and sum_sq == 0.0
     np.testing.assert_allclose(dW, layer["A_prev"].T @ layer["delta"], rtol=1e-12)
 
@@ -159,7 +127,7 @@ def _fit(n_threads, batch_size, dtype=np.float32, **fit):
 
 @pytest.mark.skipif(not threads.parallel_kernels(), reason="Numba's TBB threading layer is not available")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_training_in_blocks_is_bit_identical_run_to_run(dtype):
+def test_training_in_blocks_is_bit_identical_run_torun_backward(dtype):
     """Batches of 32 rows split the 300x256 layer into blocks on two threads; the same fit gives the same bits."""
     assert 32 <= dense_parallel.SPLIT_MAX_ROWS and 32 * 300 * 256 >= dense_parallel.PARALLEL_PRODUCT
     assert_same_training(_fit(2, 32, dtype, momentum=0.9, l2=0.01), _fit(2, 32, dtype, momentum=0.9, l2=0.01))
