@@ -291,7 +291,8 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
     m = A_prev.shape[0]
     if (1 < m <= GROUPED_MAX_BATCH and size >= GROUPED_MIN_WEIGHTS and optimizer != NO_UPDATE
             and not (dW.itemsize == 8 and n * 8 <= SKINNY_BYTES)):
-        sum_sq = backward_rows(0, fan_in, A_prev, delta, W, dW, view(state_W[0], 0, fan_in, n),
+        # np.intp(0), not 0: a literal would compile a version of its own (1.9 s of a first compile)
+        sum_sq = backward_rows(np.intp(0), fan_in, A_prev, delta, W, dW, view(state_W[0], 0, fan_in, n),
                                view(state_W[1], 0, fan_in, n), code_prev, delta_prev, optimizer, coeffs, l2_over_m)
         bias_step(delta, b, db, state_b, optimizer, coeffs)
         return sum_sq if l2_over_m > 0 else 0.0
