@@ -58,6 +58,22 @@ def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes():
         assert reached[name] == "['float32', 'float64']", name
 
 
+def test_every_kernel_compiles_once_per_dtype():
+    """A compiled version per dtype and no more: a caller passing a literal where others pass a variable (0 against
+    an intp) compiles a version of its own, as backward_rows did (four versions, 1.9 s of every first compile)."""
+    report = ("\nimport importlib, pkgutil\nimport fastbp.kernels\nfrom numba.core.registry import CPUDispatcher\n"
+              "for info in pkgutil.iter_modules(fastbp.kernels.__path__):\n"
+              "    module = importlib.import_module('fastbp.kernels.' + info.name)\n"
+              "    for name, kernel in vars(module).items():\n"
+              "        if isinstance(kernel, CPUDispatcher) and kernel.__module__ == module.__name__:\n"
+              "            print(info.name + '.' + name, len(kernel.signatures))\n")
+    out = subprocess.run([sys.executable, "-c", benchmark.COMPILE_ALL_SCRIPT + report], capture_output=True,
+                         text=True, check=True).stdout
+    versions = dict(line.split(" ") for line in out.splitlines() if line)
+    assert "dense.backward_rows" in versions
+    assert {name: count for name, count in versions.items() if int(count) > 2} == {}
+
+
 def test_best_times_interleaves_the_sides_round_by_round_after_one_warm_up_each():
     """A drift of the machine's speed must hit fastbp and its peers alike: their calls alternate."""
     calls = []
