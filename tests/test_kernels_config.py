@@ -16,8 +16,9 @@ BORROWING_KERNELS = [epoch.train_epochs, epoch.train_epochs_blocks, epoch.train_
                      activations.activate, activations.scale_by_derivative, dense.matmul, dense.dense_forward,
                      dense.hidden_delta, dense.weight_gradient, dense.backward_rows, dense.backward_update,
                      dense_parallel._forward_block, dense_parallel.dense_forward_parallel,
-                     dense_parallel._backward_block, dense_parallel.backward_update_parallel, fused.dense_forward_rows, fused._update_block,
-                     fused.backward_update_rows, fused._update_and_multiply_block, fused.dense_forward_rows_in_blocks,
+                     dense_parallel._backward_block, dense_parallel.backward_update_parallel,
+                     fused.dense_forward_rows, fused._update_block, fused.backward_update_rows,
+                     fused._update_and_multiply_block, fused.dense_forward_rows_in_blocks,
                      losses.output_delta, losses.weighted_output_delta,
                      optimizers.update_row, optimizers.apply_update]
 
