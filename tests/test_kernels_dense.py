@@ -183,9 +183,10 @@ def test_hidden_delta_of_one_sample(fan_in, fan_out, dtype, rng):
     np.testing.assert_allclose(out, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
-# (m, fan_in, fan_out) of layers whose serial backward pass runs in groups of rows (dense.backward_rows): 2 to
-# GROUPED_MAX_BATCH samples, at least GROUPED_MIN_WEIGHTS weights, fan_in not a multiple of GROUP_ROWS (the
-# last group short); (3, 150, 60) is float64-skinny-free at 60 outputs, (2, 300, 70) the fewest samples grouped.
+# (m, fan_in, fan_out) of layers whose serial backward pass runs in groups of rows (dense.backward_rows): 2 (the
+# fewest grouped) to GROUPED_MAX_BATCH samples, at least GROUPED_MIN_WEIGHTS weights, fan_in not a multiple of
+# GROUP_ROWS (the last group short), and outputs wider than the float64 skinny layers, which the serial path
+# leaves whole.
 GROUPED_SHAPES = [(2, 300, 70), (3, 150, 60), (16, 300, 70), (32, 100, 90)]
 
 
@@ -195,6 +196,7 @@ def test_the_grouped_shapes_take_the_grouped_pass():
     for m, fan_in, fan_out in GROUPED_SHAPES:
         assert 1 < m <= dense.GROUPED_MAX_BATCH and fan_in * fan_out >= dense.GROUPED_MIN_WEIGHTS
         assert fan_in > dense.GROUP_ROWS and fan_in % dense.GROUP_ROWS != 0
+        assert fan_out * 8 > dense.SKINNY_BYTES
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
