@@ -41,16 +41,29 @@ def test_the_busy_process_is_stopped_when_the_timed_work_raises(spinners):
     assert len(spinners) == 1 and spinners[0].poll() is not None
 
 
-def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes():
-    """The first-compile row measures every path: a fit that silently stops reaching one (as the blocks fit did
-    when PARALLEL_PRODUCT rose to 2^20) would make the row look faster than a user's first compiles."""
-    report = ("\nimport numba\nfrom fastbp.kernels import epoch\n"
+@pytest.fixture(scope="module")
+def compile_all_report():
+    """What the compile-all script leaves compiled, from one new process (30 s even with a warm cache): lines of
+    "threads N", "<entry kernel> [dtypes]" and "versions <module>.<kernel> <number of compiled signatures>"."""
+    report = ("\nimport importlib, pkgutil\nimport numba\nimport fastbp.kernels\nfrom fastbp.kernels import epoch\n"
+              "from numba.core.registry import CPUDispatcher\n"
               "for name in ('train_epochs', 'train_epochs_blocks', 'train_epochs_rows', 'evaluate'):\n"
               "    print(name, sorted({str(signature[0].dtype) for signature in getattr(epoch, name).signatures}))\n"
-              "print('threads', numba.config.NUMBA_NUM_THREADS)\n")
+              "print('threads', numba.config.NUMBA_NUM_THREADS)\n"
+              "for info in pkgutil.iter_modules(fastbp.kernels.__path__):\n"
+              "    module = importlib.import_module('fastbp.kernels.' + info.name)\n"
+              "    for name, kernel in vars(module).items():\n"
+              "        if isinstance(kernel, CPUDispatcher) and kernel.__module__ == module.__name__:\n"
+              "            print('versions', info.name + '.' + name, len(kernel.signatures))\n")
     out = subprocess.run([sys.executable, "-c", benchmark.COMPILE_ALL_SCRIPT + report], capture_output=True,
                          text=True, check=True).stdout
-    reached = dict(line.split(" ", 1) for line in out.splitlines() if line)
+    return [line for line in out.splitlines() if line]
+
+
+def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes(compile_all_report):
+    """The first-compile row measures every path: a fit that silently stops reaching one (as the blocks fit did
+    when PARALLEL_PRODUCT rose to 2^20) would make the row look faster than a user's first compiles."""
+    reached = dict(line.split(" ", 1) for line in compile_all_report if not line.startswith("versions "))
     expected = ["train_epochs", "train_epochs_rows", "evaluate"]
     if int(reached["threads"]) > 1:  # one thread never splits layers into blocks
         expected.append("train_epochs_blocks")
@@ -58,18 +71,10 @@ def test_compile_all_script_reaches_every_entry_kernel_in_both_dtypes():
         assert reached[name] == "['float32', 'float64']", name
 
 
-def test_every_kernel_compiles_once_per_dtype():
+def test_every_kernel_compiles_once_per_dtype(compile_all_report):
     """A compiled version per dtype and no more: a caller passing a literal where others pass a variable (0 against
     an intp) compiles a version of its own, as backward_rows did (four versions, 1.9 s of every first compile)."""
-    report = ("\nimport importlib, pkgutil\nimport fastbp.kernels\nfrom numba.core.registry import CPUDispatcher\n"
-              "for info in pkgutil.iter_modules(fastbp.kernels.__path__):\n"
-              "    module = importlib.import_module('fastbp.kernels.' + info.name)\n"
-              "    for name, kernel in vars(module).items():\n"
-              "        if isinstance(kernel, CPUDispatcher) and kernel.__module__ == module.__name__:\n"
-              "            print(info.name + '.' + name, len(kernel.signatures))\n")
-    out = subprocess.run([sys.executable, "-c", benchmark.COMPILE_ALL_SCRIPT + report], capture_output=True,
-                         text=True, check=True).stdout
-    versions = dict(line.split(" ") for line in out.splitlines() if line)
+    versions = dict(line.split(" ")[1:] for line in compile_all_report if line.startswith("versions "))
     assert "dense.backward_rows" in versions
     assert {name: count for name, count in versions.items() if int(count) > 2} == {}
 
