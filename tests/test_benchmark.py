@@ -1,4 +1,5 @@
 """The bench rows that measure threads and load run on tiny data and leave no process behind (no timing checked)."""
+import os
 import subprocess
 import sys
 
@@ -42,9 +43,11 @@ def test_the_busy_process_is_stopped_when_the_timed_work_raises(spinners):
 
 
 @pytest.fixture(scope="module")
-def compile_all_report():
-    """What the compile-all script leaves compiled, from one new process (30 s even with a warm cache): lines of
-    "threads N", "<entry kernel> [dtypes]" and "versions <module>.<kernel> <number of compiled signatures>"."""
+def compile_all_report(tmp_path_factory):
+    """What the compile-all script compiles in a new process into an empty kernel cache (about a minute): lines of
+    "threads N", "<entry kernel> [dtypes]" and "versions <module>.<kernel> <number of compiled signatures>".
+    Empty, because a warm cache loads only the kernels called from Python: the callees compiled into them
+    would show no versions at all."""
     report = ("\nimport importlib, pkgutil\nimport numba\nimport fastbp.kernels\nfrom fastbp.kernels import epoch\n"
               "from numba.core.registry import CPUDispatcher\n"
               "for name in ('train_epochs', 'train_epochs_blocks', 'train_epochs_rows', 'evaluate'):\n"
@@ -55,8 +58,9 @@ def compile_all_report():
               "    for name, kernel in vars(module).items():\n"
               "        if isinstance(kernel, CPUDispatcher) and kernel.__module__ == module.__name__:\n"
               "            print('versions', info.name + '.' + name, len(kernel.signatures))\n")
+    cache = tmp_path_factory.mktemp("numba_cache")
     out = subprocess.run([sys.executable, "-c", benchmark.COMPILE_ALL_SCRIPT + report], capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)}).stdout
     return [line for line in out.splitlines() if line]
 
 
