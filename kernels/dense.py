@@ -10,7 +10,7 @@ from numba import njit
 from .activations import LINEAR, activate, scale_by_derivative
 from .blas import NO_TRANSPOSE, OPENBLAS, TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
-from .microkernel import GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
+from .microkernel import SKINNY_BYTES, skinny_product
 from .optimizers import FIRST_ROW, LR, MOMENTUM, NO_UPDATE, SGD, gradient_fold, update_row
 from .views import vector, view
 
@@ -223,20 +223,24 @@ GROUPED_MIN_WEIGHTS = 1 << 13
 
 @njit(**BORROWING_OPTIONS)
 def backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
-                  l2_over_m):
+                  l2_over_m, micro_chunk):
     """Rows [start, stop) of W: their hidden-delta columns, dW rows (or the velocity's, see ``folded_product``), then
     their update, a group of rows [first, first + rows) at a time (see GROUP_ROWS); returns their sum(W**2) before
     the update. Not for NO_UPDATE. The bias is not stepped here.
 
     A_prev (m, fan_in), delta (m, n), W/dW/state1/state2 (fan_in, n); delta_prev (m, fan_in) receives columns
-    [start, stop) of (delta @ W.T) * f'(A_prev), or pass it with no rows (the first layer) to skip them. The
-    float64 gradient of a skinny layer (n * 8 <= microkernel.SKINNY_BYTES) takes the micro-kernel, which
-    writes dW (OpenBLAS is slow there; float32 measured faster in BLAS, see :mod:`.microkernel`).
+    [start, stop) of (delta @ W.T) * f'(A_prev), or pass it with no rows (the first layer) to skip them. Given
+    ``micro_chunk`` (``microkernel.GRADIENT_K_CHUNK``), the float64 gradient of a skinny layer (n * 8 <=
+    microkernel.SKINNY_BYTES) takes the micro-kernel, which writes dW (OpenBLAS is slow there; float32 measured
+    faster in BLAS, see :mod:`.microkernel`). ``micro_chunk=None`` leaves the micro-kernel out: Numba drops that
+    branch before inlining it, so a caller that never takes it (``backward_update``) does not compile it: the
+    first ``python -m fastbp train``, compile included, took 11.7-11.9 s with it, 10.4-11.0 s without, and
+    10.0-11.0 s before the serial path grouped its rows (three pairs each, fresh caches, alternated).
     """
     m, fan_in = A_prev.shape
     n = W.shape[1]
     group = GROUP_ROWS if m <= GROUPED_MAX_BATCH else max(stop - start, 1)
-    skinny = dW.itemsize == 8 and n * 8 <= SKINNY_BYTES
+    skinny = micro_chunk is not None and dW.itemsize == 8 and n * 8 <= SKINNY_BYTES
     fold, alpha, beta, rule = folded_product(optimizer, coeffs, m * fan_in * n)
     if skinny:  # the micro-kernel writes dW
         fold, rule = False, optimizer
@@ -254,9 +258,9 @@ def backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, 
                 for r in range(m):
                     scale_by_derivative(view(delta_prev, r * fan_in + first, 1, rows),
                                         view(A_prev, r * fan_in + first, 1, rows), code_prev)
-        if skinny:
+        if micro_chunk is not None and skinny:
             # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
-            skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, GRADIENT_K_CHUNK)
+            skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, micro_chunk)
         else:
             # Fortran view: dW[first:first + rows]^T = delta^T (n, m) @ A_prev[:, first:first + rows], or with
             # ``fold`` the velocity's rows state1[...] = alpha dW[...] + beta state1[...] instead.
@@ -293,7 +297,8 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
             and not (dW.itemsize == 8 and n * 8 <= SKINNY_BYTES)):
         # np.intp(0), not 0: a literal would compile a version of its own (1.9 s of a first compile)
         sum_sq = backward_rows(np.intp(0), fan_in, A_prev, delta, W, dW, view(state_W[0], 0, fan_in, n),
-                               view(state_W[1], 0, fan_in, n), code_prev, delta_prev, optimizer, coeffs, l2_over_m)
+                               view(state_W[1], 0, fan_in, n), code_prev, delta_prev, optimizer, coeffs, l2_over_m,
+                               None)
         bias_step(delta, b, db, state_b, optimizer, coeffs)
         return sum_sq if l2_over_m > 0 else 0.0
     outer_sgd = m == 1 and optimizer == SGD and coeffs[MOMENTUM] == 0  # sgd_outer_update forms the gradient

@@ -42,7 +42,7 @@ from .blas import NO_TRANSPOSE, gemm_at
 from .config import BORROWING_OPTIONS, JIT_OPTIONS
 from .dense import backward_rows, bias_step
 from .denormals import fp_mode, set_fp_mode
-from .microkernel import FORWARD_K_CHUNK, SKINNY_BYTES, skinny_product
+from .microkernel import FORWARD_K_CHUNK, GRADIENT_K_CHUNK, SKINNY_BYTES, skinny_product
 from .views import vector, view
 
 # Block edges are multiples of this many elements: a 64-byte cache line of float32.
@@ -201,7 +201,7 @@ def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_
     sums[block] = their sum(W**2)."""
     start, stop = block_range(block, n_blocks, A_prev.shape[1])
     sums[block] = backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
-                                coeffs, l2_over_m)
+                                coeffs, l2_over_m, GRADIENT_K_CHUNK)
 
 
 @njit(parallel=True, **BORROWING_OPTIONS)
