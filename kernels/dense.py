@@ -287,8 +287,8 @@ def backward_update(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, de
     (delta @ W.T) * f'(A_prev) with W before its update; pass it with no rows (the first layer) to skip it.
     state_W = (state1, state2) like W, state_b like b. The update follows the layer's gradient while it is
     still in cache; with 2 to GROUPED_MAX_BATCH samples on a layer of at least GROUPED_MIN_WEIGHTS weights, a
-    group of GROUP_ROWS rows at a time (``backward_rows``), except float64 skinny layers: their micro-kernel runs
-    on one thread, where this path's BLAS calls may have them all.
+    group of GROUP_ROWS rows at a time (``backward_rows``, without its micro-kernel), except float64 skinny layers
+    (the blocks give them the micro-kernel; in groups of BLAS calls they were not measured).
     """
     fan_in, n = W.shape
     size = W.size
