@@ -157,16 +157,12 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, split, partials):
         activate(Z, code)
 
 
+# The two layer kernels below hold their ``prange`` loops themselves, rather than calling a parallel kernel of
+# their own: Numba links every callee's module into its caller's and optimizes and generates that code again at
+# each level. The blocks path's first compile, both dtypes (a fresh cache, three pairs of processes alternated):
+# 29.8-31.0 s against 31.2-33.0 s with the two inner levels. ``_forward_block`` stays a kernel of its own: inlined
+# into the loop (``inline="always"``) it took 31.0-33.1 s against 30.6-31.7 s.
 @njit(parallel=True, **BORROWING_OPTIONS)
-def _forward_blocks(A_prev, W, b, code, out, split, partials, n_blocks):
-    mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
-    for block in prange(n_blocks):
-        previous_mode = set_fp_mode(mode)
-        _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, split, partials)
-        set_fp_mode(previous_mode)
-
-
-@njit(**BORROWING_OPTIONS)
 def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
     """out = f(A_prev @ W + b) in ``n_blocks`` blocks on the thread pool; f elementwise (not softmax).
 
@@ -181,7 +177,11 @@ def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
         split = BY_W_ROWS
     else:
         split = BY_W_COLUMNS
-    _forward_blocks(A_prev, W, b, code, out, split, partials, n_blocks)
+    mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
+    for block in prange(n_blocks):
+        previous_mode = set_fp_mode(mode)
+        _forward_block(np.intp(block), n_blocks, A_prev, W, b, code, out, split, partials)
+        set_fp_mode(previous_mode)
     if split == BY_W_ROWS:
         for block in range(1, n_blocks):
             P = view(partials, (block - 1) * m * n, m, n)
@@ -194,28 +194,7 @@ def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
         activate(out, code)
 
 
-@njit(**BORROWING_OPTIONS)
-def _backward_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
-                    coeffs, l2_over_m, sums):
-    """Rows ``block_range(block, n_blocks, fan_in)`` of W: their backward step and update (``dense.backward_rows``);
-    sums[block] = their sum(W**2)."""
-    start, stop = block_range(block, n_blocks, A_prev.shape[1])
-    sums[block] = backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
-                                coeffs, l2_over_m, GRADIENT_K_CHUNK)
-
-
 @njit(parallel=True, **BORROWING_OPTIONS)
-def _backward_blocks(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
-                     sums, n_blocks):
-    mode = fp_mode()
-    for block in prange(n_blocks):
-        previous_mode = set_fp_mode(mode)
-        _backward_block(np.intp(block), n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev,
-                        optimizer, coeffs, l2_over_m, sums)
-        set_fp_mode(previous_mode)
-
-
-@njit(**BORROWING_OPTIONS)
 def backward_update_parallel(A_prev, delta, W, b, dW, db, state_W, state_b, code_prev, delta_prev, optimizer,
                              coeffs, l2_over_m, sums, n_blocks):
     """One layer's backward step and optimizer update in ``n_blocks`` blocks of the rows of W on the thread pool;
@@ -226,8 +205,14 @@ def backward_update_parallel(A_prev, delta, W, b, dW, db, state_W, state_b, code
     update; pass it with no rows (the first layer) to skip it. sums: float64 scratch of at least
     n_blocks. The L2 term l2_over_m * W joins each gradient inside the update (see ``update_row``).
     """
-    _backward_blocks(A_prev, delta, W, dW, state_W[0], state_W[1], code_prev, delta_prev, optimizer, coeffs,
-                     l2_over_m, sums, n_blocks)
+    state1, state2 = state_W
+    mode = fp_mode()
+    for block in prange(n_blocks):
+        previous_mode = set_fp_mode(mode)
+        start, stop = block_range(np.intp(block), n_blocks, A_prev.shape[1])
+        sums[block] = backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev,
+                                    optimizer, coeffs, l2_over_m, GRADIENT_K_CHUNK)
+        set_fp_mode(previous_mode)
     bias_step(delta, b, db, state_b, optimizer, coeffs)
     sum_sq = 0.0
     for block in range(n_blocks):  # in block order: the same sum for the same number of blocks

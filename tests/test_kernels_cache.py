@@ -73,6 +73,14 @@ CROSS_PROCESS_STEPS = [
     "import numpy as np, fastbp\nX = np.random.default_rng(0).standard_normal((64, 300))\n"
     "fastbp.Network([300, 256, 10], dtype=np.float64, seed=0).fit(X, np.arange(64) % 10, epochs=1, batch_size=32,"
     " blas_threads=2, verbose=0)\n",
+    # The parallel layer kernels of that fit called directly, as asv's kernel benchmarks call them: each is its
+    # own parallel region, entered from Python here and linked into train_epochs_blocks above.
+    "import numpy as np\nfrom fastbp.kernels import dense_parallel, optimizers\nrng = np.random.default_rng(0)\n"
+    "A, W, b, delta = rng.random((32, 300)), rng.random((300, 256)), rng.random(256), rng.random((32, 256))\n"
+    "dense_parallel.dense_forward_parallel(A, W, b, 1, np.empty((32, 256)), 2, np.empty(32 * 256))\n"
+    "dense_parallel.backward_update_parallel(A, delta, W, b, np.empty_like(W), np.empty_like(b),"
+    " (np.zeros_like(W),) * 2, (np.zeros_like(b),) * 2, 0, np.empty((32, 300)), optimizers.SGD,"
+    " np.full(optimizers.N_COEFFS, 0.1), 0.0, np.empty(2), 2)\n",
     # The small-batch layer kernel called directly (as asv does), with the next batch's product and without,
     # then a fit on the small-batch path with the look-ahead, whose entry kernel links the cached layer kernel.
     # With the look-ahead in a second kernel that also called the parallel _update_parallel, the third of

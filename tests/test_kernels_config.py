@@ -12,12 +12,11 @@ from fastbp.kernels.views import view
 
 # The entry kernels and every kernel a training step calls per layer (entered several times per step).
 BORROWING_KERNELS = [epoch.train_epochs, epoch.train_epochs_blocks, epoch.train_epochs_rows, epoch.evaluate,
-                     dense_parallel._forward_blocks, dense_parallel._backward_blocks, fused._update_parallel,
                      activations.activate, activations.scale_by_derivative, dense.matmul, dense.dense_forward,
                      dense.hidden_delta, dense.weight_gradient, dense.backward_rows, dense.backward_update,
                      dense_parallel._forward_block, dense_parallel.dense_forward_parallel,
-                     dense_parallel._backward_block, dense_parallel.backward_update_parallel,
-                     fused.dense_forward_rows, fused._update_block, fused.backward_update_rows,
+                     dense_parallel.backward_update_parallel,
+                     fused.dense_forward_rows, fused._update_block, fused._update_parallel, fused.backward_update_rows,
                      fused._update_and_multiply_block, fused.dense_forward_rows_in_blocks,
                      losses.output_delta, losses.weighted_output_delta,
                      optimizers.update_row, optimizers.apply_update]
