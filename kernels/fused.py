@@ -148,10 +148,15 @@ def dense_forward_rows(A_prev, W, b, code, out):
     activate(out, code)
 
 
+# The next batch's product is part of the block, not of a kernel wrapping it: Numba optimizes and generates a
+# callee's code again in every caller, so each level costs. The small-batch path's first compile, both dtypes,
+# 22.9-24.7 s against 23.3-25.9 s with the wrapper (six pairs of fresh processes, faster in five).
 @njit(**BORROWING_OPTIONS)
 def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
-                  l2_over_m, sums):
-    """Block ``block`` of the rows of W: hidden-delta columns, then the gradient rows and their update.
+                  l2_over_m, sums, X_next, partial):
+    """Block ``block`` of the rows of W: hidden-delta columns, then the gradient rows and their update; then, when
+    X_next (m_next, fan_in) has rows, X_next[:, block rows] @ W[block rows] (W updated) into the block's slice
+    (m_next, fan_out) of ``partial``, while those rows are in this core's cache.
 
     With one sample and rows of at least ROW_UPDATE_COLUMNS weights, each row is updated right after
     its hidden-delta column (computed for ROW_GROUP rows at a time), the update forming the gradient row
@@ -214,6 +219,8 @@ def _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_pr
                             view(state2, start * n, 1, length), FIRST_ROW, view(dW, start * n, 1, length), 0, 1.0,
                             l2_over_m)
     sums[block] = sum_sq
+    if X_next.shape[0] > 0:
+        _multiply_block(block, n_blocks, X_next, W, partial)
 
 
 # _multiply_block and _sum_blocks are inlined into their two callers each: as compile units of their own they
@@ -257,28 +264,17 @@ def dense_forward_rows_in_blocks(A_prev, W, b, code, out, partial):
     _sum_blocks(partial, b, code, out)
 
 
-@njit(**BORROWING_OPTIONS)
-def _update_and_multiply_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer,
-                               coeffs, l2_over_m, sums, X_next, partial):
-    """``_update_block``, then, when X_next (m_next, fan_in) has rows, X_next[:, block rows] @ W[block rows] (W
-    updated) into the block's slice (m_next, fan_out) of ``partial``, while those rows are in this core's cache."""
-    _update_block(block, n_blocks, A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs,
-                  l2_over_m, sums)
-    if X_next.shape[0] > 0:
-        _multiply_block(block, n_blocks, X_next, W, partial)
-
-
 @njit(parallel=True, **BORROWING_OPTIONS)
 def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums, X_next, partial):
-    """``_update_and_multiply_block`` for N_BLOCKS blocks on the pool."""
+    """``_update_block`` for N_BLOCKS blocks on the pool."""
     # intp arguments, not the loop's own index type or literals: each distinct argument type was one
     # more compile of the block body (three per dtype, measured), about a second each.
     mode = fp_mode()  # the caller's floating-point mode, for the pool's threads too (see .denormals)
     for block in prange(N_BLOCKS):
         previous_mode = set_fp_mode(mode)
-        _update_and_multiply_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2,
-                                   code_prev, delta_prev, optimizer, coeffs, l2_over_m, sums, X_next, partial)
+        _update_block(np.intp(block), np.intp(N_BLOCKS), A_prev, delta, W, dW, state1, state2, code_prev, delta_prev,
+                      optimizer, coeffs, l2_over_m, sums, X_next, partial)
         set_fp_mode(previous_mode)
 
 
@@ -316,9 +312,8 @@ def backward_update_rows(A_prev, delta, W, b, dW, db, state_W, state_b, code_pre
                          l2_over_m, sums, X_next, partial)
     else:
         for block in range(n_blocks):
-            _update_and_multiply_block(np.intp(block), np.intp(n_blocks), A_prev, delta, W, dW, state_W[0],
-                                       state_W[1], code_prev, delta_prev, optimizer, coeffs, l2_over_m, sums,
-                                       X_next, partial)
+            _update_block(np.intp(block), np.intp(n_blocks), A_prev, delta, W, dW, state_W[0], state_W[1], code_prev,
+                          delta_prev, optimizer, coeffs, l2_over_m, sums, X_next, partial)
     bias_step(delta, b, db, state_b, optimizer, coeffs)
     if X_next.shape[0] > 0:
         _sum_blocks(partial, b, code_next, A_next)

@@ -17,7 +17,7 @@ BORROWING_KERNELS = [epoch.train_epochs, epoch.train_epochs_blocks, epoch.train_
                      dense_parallel._forward_block, dense_parallel.dense_forward_parallel,
                      dense_parallel.backward_update_parallel,
                      fused.dense_forward_rows, fused._update_block, fused._update_parallel, fused.backward_update_rows,
-                     fused._update_and_multiply_block, fused.dense_forward_rows_in_blocks,
+                     fused.dense_forward_rows_in_blocks,
                      losses.output_delta, losses.weighted_output_delta,
                      optimizers.update_row, optimizers.apply_update]
 
