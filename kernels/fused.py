@@ -264,6 +264,10 @@ def dense_forward_rows_in_blocks(A_prev, W, b, code, out, partial):
     _sum_blocks(partial, b, code, out)
 
 
+# A kernel of its own, not a loop inside ``backward_update_rows``: there (one level less to optimize) the
+# small-batch path's first compile, both dtypes, took 25.5-27.0 s against 24.3-26.8 s (three pairs, slower
+# in all three), though LLVM then took 3% fewer instructions (Numba's parallel passes then run over the whole
+# kernel: the likely cost, not measured apart).
 @njit(parallel=True, **BORROWING_OPTIONS)
 def _update_parallel(A_prev, delta, W, dW, state1, state2, code_prev, delta_prev, optimizer, coeffs, l2_over_m,
                      sums, X_next, partial):
