@@ -160,8 +160,9 @@ def _forward_block(block, n_blocks, A_prev, W, b, code, out, split, partials):
 # The two layer kernels below hold their ``prange`` loops themselves, rather than calling a parallel kernel of
 # their own: Numba links every callee's module into its caller's and optimizes and generates that code again at
 # each level. The blocks path's first compile, both dtypes (a fresh cache, three pairs of processes alternated):
-# 29.8-31.0 s against 31.2-33.0 s with the two inner levels. ``_forward_block`` stays a kernel of its own: inlined
-# into the loop (``inline="always"``) it took 31.0-33.1 s against 30.6-31.7 s.
+# 29.8-31.0 s against 31.2-33.0 s with three kernels more (each loop in one of its own, and one between the
+# backward loop and ``backward_rows``). ``_forward_block`` stays a kernel of its own: inlined into the loop
+# (``inline="always"``) it took 31.0-33.1 s against 30.6-31.7 s.
 @njit(parallel=True, **BORROWING_OPTIONS)
 def dense_forward_parallel(A_prev, W, b, code, out, n_blocks, partials):
     """out = f(A_prev @ W + b) in ``n_blocks`` blocks on the thread pool; f elementwise (not softmax).
