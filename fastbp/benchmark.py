@@ -1,8 +1,8 @@
 """Side-by-side timing of fastbp against its peers in one process: ``python -m fastbp bench``.
 
 Each row times the same work for fastbp and for each peer that is installed (the
-seeds' NumPy code, PyTorch, scikit-learn, JAX), best of a few repeats after a warm-up,
-the repeats of fastbp and its peers interleaved (``best_times``), and reports peer time /
+seeds' NumPy code, PyTorch, scikit-learn, JAX), best of a few repeats, each after the same function's
+untimed calls, the repeats of fastbp and its peers interleaved (``best_times``), and reports peer time /
 fastbp time next to the target of the performance issue.
 """
 import contextlib
@@ -26,24 +26,40 @@ from fastbp.network import Network
 
 
 def best_time(function, repeats=3):
-    """Minimum wall-clock seconds of ``repeats`` calls after one warm-up call (``best_times`` of one function)."""
+    """Minimum wall-clock seconds of ``repeats`` calls, each after settling (``best_times`` of one function)."""
     return best_times({"function": function}, {"function": repeats})["function"]
 
 
-def best_times(runs, repeats):
-    """{name: minimum wall-clock seconds} of each function of ``runs`` ({name: function}): one warm-up call
-    each, then rounds of one call of every function that has not had its ``repeats`` ({name: count}) yet.
+# Each timed call follows at least this long of its own function's calls. A library's threads go on spinning
+# after its call returns (OpenBLAS's for 2^28 cycles, about 0.1 s here) and take a core from whatever runs next:
+# JAX's 784-512-256-10 epoch of 6000 rows at batch 1024 took 127.5-127.8 ms right after fastbp's (whose serial
+# path at that batch calls two-threaded OpenBLAS), 83.0-87.2 ms alone; after 0.3 s of sleep, 87.9-91.1 ms.
+SETTLE_SECONDS = 0.2
+
+
+def _settle(function, seconds):
+    """Call ``function`` untimed, at least once, until ``seconds`` have passed."""
+    end = time.perf_counter() + seconds
+    function()
+    while time.perf_counter() < end:
+        function()
+
+
+def best_times(runs, repeats, settle_seconds=SETTLE_SECONDS):
+    """{name: minimum wall-clock seconds} of each function of ``runs`` ({name: function}): rounds of one timed
+    call of every function that has not had its ``repeats`` ({name: count}) yet, each timed call right after
+    ``settle_seconds`` (at least one call) of untimed calls of the same function (``SETTLE_SECONDS``).
 
     Round by round rather than one function's calls after another's: this shared machine's speed drifts by up
     to 2x within minutes, so consecutive blocks of calls measured the drift between the blocks as much as the
-    code (the same digits batch-1 epoch read 5.8, 12.8 and 6.2 ms in three runs of one day).
+    code (the same digits batch-1 epoch read 5.8, 12.8 and 6.2 ms in three runs of one day). Settled, so that
+    no side is timed while the other's threads still spin, and each is timed warm, as in a fit of many epochs.
     """
-    for function in runs.values():
-        function()
     seconds = {name: [] for name in runs}
     for round_ in range(max(repeats.values(), default=0)):
         for name, function in runs.items():
             if round_ < repeats[name]:
+                _settle(function, settle_seconds)
                 start = time.perf_counter()
                 function()
                 seconds[name].append(time.perf_counter() - start)

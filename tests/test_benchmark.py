@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -93,17 +94,33 @@ def test_every_kernel_compiles_once_per_dtype(compile_all_report):
     assert {name: (count, erased) for name, (count, erased) in versions.items() if erased < count} == {}
 
 
-def test_best_times_interleaves_the_sides_round_by_round_after_one_warm_up_each():
-    """A drift of the machine's speed must hit fastbp and its peers alike: their calls alternate."""
+def test_best_times_interleaves_the_sides_round_by_round_each_timed_call_after_its_own():
+    """A drift of the machine's speed must hit fastbp and its peers alike: their calls alternate. Each timed call
+    follows an untimed call of its own (settling for no time: exactly one)."""
     calls = []
     runs = {name: (lambda name=name: calls.append(name)) for name in ("fastbp", "peer")}
-    seconds = benchmark.best_times(runs, {"fastbp": 3, "peer": 2})
-    assert calls == ["fastbp", "peer"] + ["fastbp", "peer"] * 2 + ["fastbp"]
+    seconds = benchmark.best_times(runs, {"fastbp": 3, "peer": 2}, settle_seconds=0.0)
+    assert calls == ["fastbp", "fastbp", "peer", "peer"] * 2 + ["fastbp", "fastbp"]
     assert set(seconds) == {"fastbp", "peer"} and all(value >= 0 for value in seconds.values())
+
+
+def test_best_times_settles_each_side_for_the_time_asked_before_timing_it():
+    """The other side's threads may still spin for about 0.1 s after its call (see SETTLE_SECONDS): each timed
+    call comes after at least settle_seconds of its own side's calls, however short those calls are."""
+    calls = []
+    runs = {name: (lambda name=name: calls.append((name, time.perf_counter()))) for name in ("fastbp", "peer")}
+    benchmark.best_times(runs, {"fastbp": 2, "peer": 2}, settle_seconds=0.05)
+    switches = [i for i in range(1, len(calls)) if calls[i][0] != calls[i - 1][0]] + [len(calls)]
+    starts = [0] + switches[:-1]
+    assert len(starts) == 4  # fastbp, peer, fastbp, peer: one stretch of calls per timed call
+    for start, end in zip(starts, switches):
+        assert end - start >= 3  # untimed calls, at least one more after the first, then the timed one
+        assert calls[end - 1][1] - calls[start][1] >= 0.045  # the first call starts just after the settling clock
 
 
 def test_best_times_keeps_each_sides_fastest_call(monkeypatch):
     clock = iter([0.0, 5.0, 5.0, 6.0, 6.0, 9.0, 9.0, 9.5])  # fastbp 5 then 3, peer 1 then 0.5
+    monkeypatch.setattr(benchmark, "_settle", lambda function, seconds: function())
     monkeypatch.setattr(benchmark.time, "perf_counter", lambda: next(clock))
     seconds = benchmark.best_times({"fastbp": lambda: None, "peer": lambda: None}, {"fastbp": 2, "peer": 2})
     assert seconds == {"fastbp": 3.0, "peer": 0.5}
