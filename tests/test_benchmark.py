@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -104,18 +103,16 @@ def test_best_times_interleaves_the_sides_round_by_round_each_timed_call_after_i
     assert set(seconds) == {"fastbp", "peer"} and all(value >= 0 for value in seconds.values())
 
 
-def test_best_times_settles_each_side_for_the_time_asked_before_timing_it():
+def test_best_times_settles_each_side_for_the_time_asked_before_timing_it(monkeypatch):
     """The other side's threads may still spin for about 0.1 s after its call (see SETTLE_SECONDS): each timed
     call comes after at least settle_seconds of its own side's calls, however short those calls are."""
+    readings = iter(range(1000))
+    monkeypatch.setattr(benchmark.time, "perf_counter", lambda: next(readings) / 16)  # a clock of 1/16 s ticks
     calls = []
-    runs = {name: (lambda name=name: calls.append((name, time.perf_counter()))) for name in ("fastbp", "peer")}
-    benchmark.best_times(runs, {"fastbp": 2, "peer": 2}, settle_seconds=0.05)
-    switches = [i for i in range(1, len(calls)) if calls[i][0] != calls[i - 1][0]] + [len(calls)]
-    starts = [0] + switches[:-1]
-    assert len(starts) == 4  # fastbp, peer, fastbp, peer: one stretch of calls per timed call
-    for start, end in zip(starts, switches):
-        assert end - start >= 3  # untimed calls, at least one more after the first, then the timed one
-        assert calls[end - 1][1] - calls[start][1] >= 0.045  # the first call starts just after the settling clock
+    runs = {name: (lambda name=name: calls.append(name)) for name in ("fastbp", "peer")}
+    benchmark.best_times(runs, {"fastbp": 2, "peer": 2}, settle_seconds=0.25)
+    # Per timed call: the first untimed call, three more until 4 ticks (0.25 s) have passed, then the timed call.
+    assert calls == ["fastbp"] * 5 + ["peer"] * 5 + ["fastbp"] * 5 + ["peer"] * 5
 
 
 def test_best_times_keeps_each_sides_fastest_call(monkeypatch):
