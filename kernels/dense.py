@@ -258,7 +258,7 @@ def backward_rows(start, stop, A_prev, delta, W, dW, state1, state2, code_prev, 
                 for r in range(m):
                     scale_by_derivative(view(delta_prev, r * fan_in + first, 1, rows),
                                         view(A_prev, r * fan_in + first, 1, rows), code_prev)
-        if micro_chunk is not None and skinny:
+        if micro_chunk is not None and skinny:  # ``skinny`` implies it, but only this test is pruned for None
             # dW[first + r, j] = sum over samples i of A_prev[i, first + r] * delta[i, j].
             skinny_product(rows, n, m, A_prev, first, 1, fan_in, delta, 0, n, dW, first * n, n, micro_chunk)
         else:
