@@ -182,9 +182,9 @@ def _folds(first, fixed, X, y, validation_data, cv, seed):
 
 
 def local_cluster(n_workers=None):
-    """The LocalCluster ``sweep`` starts when given no client: ``n_workers`` (default: one per core)
-    single-threaded workers as threads of this process, without the workers' statistical profiler
-    (it samples every 10 ms: CPU the fits need on a small machine).
+    """The LocalCluster ``sweep`` starts when given no client: ``n_workers`` (default: one per core this
+    process may run on, ``threads.usable_cores()``) single-threaded workers as threads of this process,
+    without the workers' statistical profiler (it samples every 10 ms: CPU the fits need on a small machine).
 
     Threads, not processes: the kernels release the GIL, so thread workers train in parallel, and
     they need no ``if __name__ == "__main__":`` guard (spawned worker processes re-run an unguarded
@@ -196,7 +196,7 @@ def local_cluster(n_workers=None):
     import dask
     import distributed
     with dask.config.set({"distributed.worker.profile.enabled": False}):
-        return distributed.LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+        return distributed.LocalCluster(n_workers=n_workers or threads.usable_cores(), threads_per_worker=1,
                                         processes=False, dashboard_address=":0")
 
 

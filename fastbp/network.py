@@ -204,7 +204,8 @@ class Network:
             multiple of batch_size); None reads about 32 MiB at a time.
         blas_threads : int or None
             Threads the training may use: BLAS's on the large-batch path, Numba's pool on the
-            small-batch path (see README, "How the kernels work"); None means all cores.
+            small-batch path (see README, "How the kernels work"); None means all the cores this
+            process may run on (its CPU affinity: ``taskset``, a container's cpuset).
         flush_denormals : bool, default True
             Train with denormal (subnormal) numbers flushed to zero, as XLA (JAX on the CPU)
             always does. A denormal costs the CPU about a hundred cycles per operation, and the
