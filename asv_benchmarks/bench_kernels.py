@@ -163,8 +163,6 @@ class BlockKernels:
     param_names = ["batch x fan_in x fan_out", "dtype", "path"]
 
     def setup(self, shape, dtype, path):
-        import os
-
         from fastbp import threads
         self.A, self.W, self.b, self.delta = _arrays(shape, dtype)
         self.W *= 0.01
@@ -173,8 +171,7 @@ class BlockKernels:
         self.state_W = (np.zeros_like(self.W), np.zeros_like(self.W))
         self.state_b = (np.zeros_like(self.b), np.zeros_like(self.b))
         self.coeffs = _coefficients(optimizers.SGD, 0.5)
-        cores = os.cpu_count() or 1
-        self.threads = threads.layer_threads(cores, split=path == "blocks")
+        self.threads = threads.layer_threads(threads.usable_cores(), split=path == "blocks")
         self.n_blocks = self.threads.__enter__()
         self.sums = np.empty(max(self.n_blocks, 1))
         # Room for the blocks' partial forward products, as training gives it (epoch.partials_length).

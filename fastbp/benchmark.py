@@ -174,7 +174,7 @@ def threads_row(table, n_samples):
     for _ in range(3):  # alternated, so a drift of the machine's speed hits both sides
         seconds["all"].append(best_time(two, 1))
         seconds["one"].append(best_time(one, 1))
-    table.add(f"784-512-256-10 f32 batch 64, {os.cpu_count()} threads vs 1 ({n_samples} rows)", min(seconds["all"]),
+    table.add(f"784-512-256-10 f32 batch 64, {threads.usable_cores()} threads vs 1 ({n_samples} rows)", min(seconds["all"]),
               {"fastbp, 1 thread": min(seconds["one"])}, ">= 1.8x")
     # The machine's own scaling on the same product kernels, for reference: what 2 cores give a large sgemm.
     # Alternated too: on the shared 2-vCPU machine the same pair read anywhere from 0.95x to 2.05x within minutes.
@@ -223,6 +223,38 @@ def loaded_rows(jax, n_samples):
             work = f"batch {batch_size}, {n_samples} rows, one busy process beside" if name == "fastbp" else ""
             print(f"{work:<48} {name + ' loaded / idle':<22} {loaded[name] * 1e3:>11.2f} ms "
                   f"{slowdown[name]:>8.2f}x {target if name == 'fastbp' else ''}", flush=True)
+
+
+def one_cpu_rows(table, n_samples):
+    """The MNIST-shaped epoch at batch 16, 64 and 256 in a new process allowed one CPU (as ``taskset -c 0``, a
+    container's cpuset or a batch scheduler's allocation of one core would): fastbp and JAX, each on its defaults.
+
+    Until commit 628ac56 fastbp gave BLAS the machine's CPU count there, not the affinity's: two busy-waiting
+    threads on one CPU, 30-50x slower epochs. Without ``os.sched_setaffinity`` (not Linux) the rows are skipped.
+    """
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        print(f"{'one CPU: skipped (no CPU affinity, or one CPU already)':<48}", flush=True)
+        return
+    script = ("import os\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+              f"from fastbp import benchmark\nbenchmark._one_cpu_times({n_samples})\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        batch_size, *seconds = line.split()
+        peers = {"jax": float(seconds[1])} if len(seconds) > 1 else {}
+        table.add(f"batch {batch_size}, {n_samples} rows, one CPU (affinity)", float(seconds[0]), peers, "reference")
+
+
+def _one_cpu_times(n_samples):
+    """``one_cpu_rows``' measurements, in the process it starts: lines of "batch fastbp_seconds [jax_seconds]"."""
+    jax = _optional("jax")
+    X, y = _mnist_data(n_samples)
+    for batch_size in (16, 64, 256):
+        runs = {"fastbp": _mnist_epoch(X, y, batch_size)}
+        if jax is not None:
+            runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size,
+                                                   0.01, 0.5)
+        seconds = best_times(runs, dict.fromkeys(runs, 3))
+        print(batch_size, *(seconds[name] for name in runs), flush=True)
 
 
 def peak_gflops(dtype, n=2048):
@@ -502,8 +534,8 @@ def run(quick=False):
     sklearn = _optional("sklearn")
     jax = _optional("jax")
     if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
-    print(f"fastbp benchmark: {os.cpu_count()} cores; peers: numpy"
+        torch.set_num_threads(threads.usable_cores())
+    print(f"fastbp benchmark: {threads.usable_cores()} usable cores ({os.cpu_count()} in the machine); peers: numpy"
           f"{', pytorch ' + torch.__version__ if torch else ''}{', scikit-learn ' + sklearn.__version__ if sklearn else ''}"
           f"{', jax ' + jax.__version__ + ' (jit + lax.scan epoch)' if jax else ''}")
     pool = f"TBB, {numba.config.NUMBA_NUM_THREADS} threads" if threads.parallel_kernels() else "none (serial)"
@@ -529,6 +561,7 @@ def run(quick=False):
                   label=f"784-512-256-10 f32 batch {batch_size} (sweep, 6000 rows)")
     threads_row(table, 512 if quick else 6000)
     loaded_rows(jax, 512 if quick else 6000)
+    one_cpu_rows(table, 512 if quick else 6000)
     tabular_row(table, jax, [32, 128, 64, 2], 256, 20_000 if quick else 200_000)
     tabular_row(table, jax, [32, 256, 128, 2], 1024, 20_000 if quick else 200_000)
     sklearn_rows(table, sklearn, quick)

@@ -36,6 +36,17 @@ def test_loaded_rows_report_slowdowns_and_stop_the_busy_process(capsys, spinners
     assert len(spinners) == 3 and all(spinner.poll() is not None for spinner in spinners)
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and at least two usable CPUs")
+def test_one_cpu_rows_time_fastbp_and_jax_in_a_process_allowed_one_cpu():
+    table = benchmark.Table()
+    benchmark.one_cpu_rows(table, 96)
+    fastbp_rows = [row for row in table.rows if row[1] == "fastbp"]
+    assert [row[0].split(",")[0] for row in fastbp_rows] == ["batch 16", "batch 64", "batch 256"]
+    assert all("one CPU" in row[0] and row[2] > 0 for row in fastbp_rows)
+    assert len(table.rows) == 3 * (2 if benchmark._optional("jax") else 1)
+
+
 def test_the_busy_process_is_stopped_when_the_timed_work_raises(spinners):
     with pytest.raises(RuntimeError), benchmark.busy_process():
         raise RuntimeError("timed work failed")
