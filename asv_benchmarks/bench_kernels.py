@@ -171,7 +171,7 @@ class BlockKernels:
         self.state_W = (np.zeros_like(self.W), np.zeros_like(self.W))
         self.state_b = (np.zeros_like(self.b), np.zeros_like(self.b))
         self.coeffs = _coefficients(optimizers.SGD, 0.5)
-        self.threads = threads.layer_threads(threads.usable_cores(), split=path == "blocks")
+        self.threads = threads.layer_threads(threads.default_thread_count(), split=path == "blocks")
         self.n_blocks = self.threads.__enter__()
         self.sums = np.empty(max(self.n_blocks, 1))
         # Room for the blocks' partial forward products, as training gives it (epoch.partials_length).

@@ -205,7 +205,8 @@ class Network:
         blas_threads : int or None
             Threads the training may use: BLAS's on the large-batch path, Numba's pool on the
             small-batch path (see README, "How the kernels work"); None means all the cores this
-            process may run on (its CPU affinity: ``taskset``, a container's cpuset).
+            process may run on (its CPU affinity: ``taskset``, a container's cpuset), or fewer where
+            OPENBLAS_NUM_THREADS or OMP_NUM_THREADS asks (``fastbp.threads.default_thread_count``).
         flush_denormals : bool, default True
             Train with denormal (subnormal) numbers flushed to zero, as XLA (JAX on the CPU)
             always does. A denormal costs the CPU about a hundred cycles per operation, and the

@@ -20,23 +20,46 @@ import os
 from threadpoolctl import ThreadpoolController
 
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
-_default_threads = None  # what blas_threads(None) means; None: all cores (``usable_cores``)
+_default_threads = None  # what blas_threads(None) means; None: ``default_thread_count()``
+# Where a user or a launcher caps the threads of numerical libraries, in OpenBLAS's own order of precedence.
+# Dask's nanny sets both to 1 in its worker processes, and so do many batch-job scripts.
+THREAD_LIMIT_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def usable_cores():
     """How many CPUs this process may run on: its CPU affinity where the OS keeps one (Linux: ``taskset``, a
-    container's cpuset, a batch scheduler's allocation), else ``os.cpu_count()``, which counts the machine's.
-
-    The default thread count of every fit, prediction and score. OpenBLAS starts with the affinity's count
-    itself; raising it to the machine's put its busy-waiting threads on one CPU. Under ``taskset -c 0`` on a
-    2-CPU machine, the 784-512-256-10 float32 net's epoch of 6000 rows at batch 16 / 64 / 256 took 12.0 / 7.5 /
-    2.3 s with two BLAS threads, against 0.24 / 0.16 / 0.12 s with one (best of 2, one process).
-    """
+    container's cpuset, a batch scheduler's allocation), else ``os.cpu_count()``, which counts the machine's."""
     if hasattr(os, "process_cpu_count"):  # Python 3.13+: the affinity's count, where there is one
         return os.process_cpu_count() or 1
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
+
+
+def environment_limit():
+    """The thread count the environment asks for (the first of THREAD_LIMIT_VARIABLES holding a positive
+    integer; for OMP_NUM_THREADS's list of nesting levels, its first), or None."""
+    for name in THREAD_LIMIT_VARIABLES:
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def default_thread_count():
+    """The threads of a fit, prediction or score given none (``blas_threads=None``) outside a ``default_threads``
+    block: the usable cores (``usable_cores``), or fewer where the environment asks (``environment_limit``).
+
+    Both as NumPy's OpenBLAS itself starts. Raising its count past them put busy-waiting threads on a CPU that
+    another was using. Under ``taskset -c 0`` on a 2-CPU machine, the 784-512-256-10 float32 net's epoch of 6000
+    rows at batch 16 / 64 / 256 took 12.0 / 7.5 / 2.3 s with two BLAS threads, against 0.24 / 0.16 / 0.12 s with
+    one (best of 2, one process). Two processes training at once with OMP_NUM_THREADS=1 and
+    OPENBLAS_NUM_THREADS=1 set, as Dask's worker processes have them: 171-173 / 205-207 ms per epoch at batch 64
+    / 1024 with two threads each, against 161-162 / 112-113 ms with one.
+    """
+    cores = usable_cores()
+    limit = environment_limit()
+    return cores if limit is None else min(limit, cores)
 
 
 def parallel_kernels():
@@ -69,10 +92,11 @@ def blas_threads(n_threads):
     Parameters
     ----------
     n_threads : int or None
-        Threads for BLAS; None means the default: all the cores this process may use (``usable_cores``),
-        or the number set by an enclosing ``default_threads`` block.
+        Threads for BLAS; None means the number set by an enclosing ``default_threads`` block, else
+        ``default_thread_count()``: the cores this process may use, or fewer where OPENBLAS_NUM_THREADS or
+        OMP_NUM_THREADS asks.
     """
-    wanted = n_threads or _default_threads or usable_cores()
+    wanted = n_threads or _default_threads or default_thread_count()
     changed = []
     try:
         for library in _blas_libraries():
@@ -88,7 +112,8 @@ def blas_threads(n_threads):
 
 def blas_limit():
     """The number of threads the loaded BLAS libraries allow now (the largest), as threadpoolctl sees it:
-    the usable cores unless something (joblib's workers, a caller's ``threadpool_limits``) lowered it."""
+    as it started (see ``default_thread_count``) unless something (joblib's workers, a caller's
+    ``threadpool_limits``) changed it."""
     return max((library.get_num_threads() or 1 for library in _blas_libraries()), default=1)
 
 
@@ -112,13 +137,13 @@ def kernel_threads(n_threads):
     """Context manager giving the calling thread's compiled kernels ``n_threads`` threads of Numba's pool.
 
     Yields the count the kernels may use: 1 without the TBB layer (serial kernels), else
-    ``n_threads`` (None: the ``default_threads`` setting or ``usable_cores()``) capped at the pool's size.
+    ``n_threads`` (None: the ``default_threads`` setting or ``default_thread_count()``) capped at the pool's size.
     Numba's setting is per calling thread, so concurrent fits in several Python threads each
     keep their own.
     """
     import numba
 
-    wanted = n_threads or _default_threads or usable_cores()
+    wanted = n_threads or _default_threads or default_thread_count()
     count = min(wanted, numba.config.NUMBA_NUM_THREADS) if parallel_kernels() else 1
     if count == 1:
         yield 1
