@@ -15,11 +15,18 @@ Numba is imported by the first ``kernel_threads`` block, not by this module: ``i
 loads no compiler (see :func:`parallel_kernels`).
 """
 import contextlib
+import ctypes
+import itertools
 import os
+import threading
 
 from threadpoolctl import ThreadpoolController
 
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
+_controls = {}  # controller -> (get, set) of its thread count, as fastbp calls them (_thread_count_controls)
+_blas_lock = threading.Lock()  # guards the two below
+_blas_wishes = {}  # Python thread id -> the counts its open blas_threads blocks ask for, innermost last
+_blas_before = []  # (library, its count) from before the first of the blocks now open
 _default_threads = None  # what blas_threads(None) means; None: ``default_thread_count()``
 # Where a user or a launcher caps the threads of numerical libraries, in OpenBLAS's own order of precedence.
 # Dask's nanny sets both to 1 in its worker processes, and so do many batch-job scripts.
@@ -78,16 +85,54 @@ def _blas_libraries():
     global _blas
     if _blas is None:
         _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        for library in _blas:
+            _controls[library] = _thread_count_controls(library)
     return _blas
+
+
+# The affixes of OpenBLAS builds' exported names (NumPy's: scipy_ and 64_), as threadpoolctl searches them.
+_OPENBLAS_AFFIXES = tuple(itertools.product(("", "scipy_"), ("", "64_", "_64")))
+
+
+def _thread_count_controls(library):
+    """(get, set): functions reading and setting ``library``'s thread count that work from any Python thread.
+
+    threadpoolctl (3.8) lets only the first Python thread that sets a pthreads OpenBLAS's count set it again,
+    until that thread ends; its ``set_num_threads`` does nothing in any other. Fits in worker threads (a web
+    server's, a ``ThreadPoolExecutor``'s) after one in the main thread then ran their one-thread blocks with
+    two BLAS threads inside: the 784-512-256-10 epoch at batch 64 took 156 ms in a thread, 90 ms in the main
+    thread. Two such fits at once in two threads took 981-993 ms per epoch each (175 ms with these controls and
+    ``blas_threads``' smallest-count rule, 92 ms for one alone). So for those libraries fastbp calls
+    OpenBLAS's own functions (its count is process-wide, as it always was); called directly they also take
+    0.1 us where threadpoolctl's methods, which look the symbol up each time, took about 0.6 us.
+    """
+    if library.internal_api == "openblas" and getattr(library, "threading_layer", None) == "pthreads":
+        dll = ctypes.CDLL(library.filepath)  # already loaded: this returns the same handle
+        for prefix, suffix in _OPENBLAS_AFFIXES:
+            getter = getattr(dll, f"{prefix}openblas_get_num_threads{suffix}", None)
+            setter = getattr(dll, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if getter is not None and setter is not None:
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                return getter, setter
+    return library.get_num_threads, library.set_num_threads
 
 
 @contextlib.contextmanager
 def blas_threads(n_threads):
     """Context manager limiting every loaded BLAS to ``n_threads`` threads.
 
-    Only the libraries whose count differs are set, and set back on exit. threadpoolctl's own
-    ``limit`` reads every library's full description first: 11-14 us per call, twice per ``fit``
-    call (about 3% of a digits epoch at batch 16); this takes about 1 us when nothing changes.
+    The BLAS thread count is one setting for the whole process. Blocks nest within a Python thread (the
+    innermost one counts), and blocks open at once in several Python threads (concurrent fits) get the
+    smallest count any of them asks for, so that no compiled call sees BLAS's threads raised under it (a
+    one-thread block then ran two-threaded BLAS calls inside); the count from before the first open block
+    comes back when the last one closes (each block used to restore its own predecessor's count, so one
+    ending in another thread's block left that block's count behind). A fit's bits depend on its BLAS
+    thread count, so concurrent fits are reproducible when they all ask for the same count.
+
+    Only the libraries whose count differs are set. threadpoolctl's own ``limit`` reads every library's full
+    description first: 11-14 us per call, twice per ``fit`` call (about 3% of a digits epoch at batch 16);
+    a block here takes 2.8 us when nothing changes (1.5 us before it kept track of other threads' blocks).
 
     Parameters
     ----------
@@ -96,18 +141,38 @@ def blas_threads(n_threads):
         ``default_thread_count()``: the cores this process may use, or fewer where OPENBLAS_NUM_THREADS or
         OMP_NUM_THREADS asks.
     """
+    global _blas_before
     wanted = n_threads or _default_threads or default_thread_count()
-    changed = []
+    me = threading.get_ident()
+    with _blas_lock:
+        if not _blas_wishes:
+            _blas_before = [(library, _controls[library][0]()) for library in _blas_libraries()]
+        _blas_wishes.setdefault(me, []).append(wanted)
+        _set_blas(min(stack[-1] for stack in _blas_wishes.values()))
     try:
-        for library in _blas_libraries():
-            previous = library.get_num_threads()
-            if previous is not None and previous != wanted:
-                library.set_num_threads(wanted)
-                changed.append((library, previous))
         yield
     finally:
-        for library, previous in reversed(changed):
-            library.set_num_threads(previous)
+        with _blas_lock:
+            stack = _blas_wishes[me]
+            stack.pop()
+            if not stack:
+                del _blas_wishes[me]
+            if _blas_wishes:
+                _set_blas(min(stack[-1] for stack in _blas_wishes.values()))
+            else:
+                for library, before in _blas_before:
+                    get, set_ = _controls[library]
+                    if before is not None and get() != before:
+                        set_(before)
+
+
+def _set_blas(count):
+    """Set every loaded BLAS whose thread count differs to ``count``."""
+    for library in _blas_libraries():
+        get, set_ = _controls[library]
+        current = get()
+        if current is not None and current != count:
+            set_(count)
 
 
 def blas_limit():

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -108,3 +109,52 @@ def test_a_process_with_dasks_worker_variables_gives_blas_one_thread():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
                          env=env)
     assert out.stdout.split() == ["1", "1"]
+
+
+def _in_thread(function):
+    """Run ``function`` in a new Python thread; return its result (or raise its exception)."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller)
+            result["error"] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_blas_threads_takes_effect_in_a_thread_other_than_the_one_that_set_it_first():
+    # threadpoolctl lets only the first Python thread that sets OpenBLAS's count set it again: a fit in a worker
+    # thread after one in the main thread ran its one-thread blocks with two BLAS threads inside.
+    with threads.blas_threads(2):
+        assert threads.blas_limit() == 2
+
+    def in_worker():
+        with threads.blas_threads(1):
+            return threads.blas_limit()
+    assert _in_thread(in_worker) == 1
+
+
+def test_concurrent_blocks_get_the_smallest_count_and_the_last_to_close_restores_the_first_ones():
+    opened, release = threading.Event(), threading.Event()
+
+    def worker():
+        with threads.blas_threads(1):
+            opened.set()
+            release.wait(30)
+
+    with threadpool_limits(3, user_api="blas"):
+        with threads.blas_threads(2):
+            thread = threading.Thread(target=worker)
+            thread.start()
+            assert opened.wait(30)
+            assert threads.blas_limit() == 1  # both open: no fit sees BLAS's threads raised under it
+            release.set()
+            thread.join()
+            assert threads.blas_limit() == 2  # the worker's block closed first: the main thread's count again
+        assert threads.blas_limit() == 3  # the count from before the first block, not the worker's predecessor
