@@ -27,6 +27,19 @@ _controls = {}  # controller -> (get, set) of its thread count, as fastbp calls 
 _blas_lock = threading.Lock()  # guards the two below
 _blas_wishes = {}  # Python thread id -> the counts its open blas_threads blocks ask for, innermost last
 _blas_before = []  # (library, its count) from before the first of the blocks now open
+
+
+def _after_fork_in_child():
+    """A forked child has only the forking thread: drop the other threads' blocks, and the lock one of them may
+    have held at the fork (it would never be released)."""
+    global _blas_lock, _blas_wishes
+    _blas_lock = threading.Lock()
+    me = threading.get_ident()
+    _blas_wishes = {me: _blas_wishes[me]} if me in _blas_wishes else {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _default_threads = None  # what blas_threads(None) means; None: ``default_thread_count()``
 # Where a user or a launcher caps the threads of numerical libraries, in OpenBLAS's own order of precedence.
 # Dask's nanny sets both to 1 in its worker processes, and so do many batch-job scripts.

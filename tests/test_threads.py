@@ -158,3 +158,31 @@ def test_concurrent_blocks_get_the_smallest_count_and_the_last_to_close_restores
             thread.join()
             assert threads.blas_limit() == 2  # the worker's block closed first: the main thread's count again
         assert threads.blas_limit() == 3  # the count from before the first block, not the worker's predecessor
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
+    opened, release = threading.Event(), threading.Event()
+
+    def worker():
+        with threads.blas_threads(1):
+            opened.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert opened.wait(30)
+        pid = os.fork()
+        if pid == 0:  # the child: the worker's block is not open here, so nothing holds BLAS at one thread
+            try:
+                with threads.blas_threads(2):
+                    ok = threads.blas_limit() == 2
+                os._exit(0 if ok else 1)
+            except BaseException:  # noqa: BLE001  (any failure is the child's exit code)
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        thread.join()
