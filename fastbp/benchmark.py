@@ -201,6 +201,16 @@ def busy_process():
         spinner.wait()
 
 
+def _mnist_epochs(jax, X, y, batch_size):
+    """{"fastbp": epoch, "jax": epoch (when JAX is installed)}: the MNIST-shaped epoch on (X, y) for each, as the
+    load rows time it."""
+    runs = {"fastbp": _mnist_epoch(X, y, batch_size)}
+    if jax is not None:
+        runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size, 0.01,
+                                               0.5)
+    return runs
+
+
 def loaded_rows(jax, n_samples):
     """How much one busy process beside it slows the MNIST-shaped epoch at batch 16, 64 and 256: fastbp and JAX.
 
@@ -209,10 +219,7 @@ def loaded_rows(jax, n_samples):
     """
     X, y = _mnist_data(n_samples)
     for batch_size in (16, 64, 256):
-        runs = {"fastbp": _mnist_epoch(X, y, batch_size)}
-        if jax is not None:
-            runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size,
-                                                   0.01, 0.5)
+        runs = _mnist_epochs(jax, X, y, batch_size)
         counts = dict.fromkeys(runs, 3)
         idle = best_times(runs, counts)
         with busy_process():
@@ -230,7 +237,7 @@ def one_cpu_rows(table, n_samples):
     container's cpuset or a batch scheduler's allocation of one core would): fastbp and JAX, each on its defaults.
 
     Until commit 628ac56 fastbp gave BLAS the machine's CPU count there, not the affinity's: two busy-waiting
-    threads on one CPU, 30-50x slower epochs. Without ``os.sched_setaffinity`` (not Linux) the rows are skipped.
+    threads on one CPU, 19-50x slower epochs. Without ``os.sched_setaffinity`` (not Linux) the rows are skipped.
     """
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         print(f"{'one CPU: skipped (no CPU affinity, or one CPU already)':<48}", flush=True)
@@ -249,10 +256,7 @@ def _one_cpu_times(n_samples):
     jax = _optional("jax")
     X, y = _mnist_data(n_samples)
     for batch_size in (16, 64, 256):
-        runs = {"fastbp": _mnist_epoch(X, y, batch_size)}
-        if jax is not None:
-            runs["jax"], _ = jax_peer.epoch_runner(jax, X, y, [784, 512, 256, 10], "relu", "softmax", batch_size,
-                                                   0.01, 0.5)
+        runs = _mnist_epochs(jax, X, y, batch_size)
         seconds = best_times(runs, dict.fromkeys(runs, 3))
         print(batch_size, *(seconds[name] for name in runs), flush=True)
 

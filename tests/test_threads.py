@@ -1,4 +1,5 @@
 """fastbp.threads: who owns the cores."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -140,32 +141,13 @@ def test_blas_threads_takes_effect_in_a_thread_other_than_the_one_that_set_it_fi
     assert _in_thread(in_worker) == 1
 
 
-def test_concurrent_blocks_get_the_smallest_count_and_the_last_to_close_restores_the_first_ones():
+@contextlib.contextmanager
+def _block_open_in_another_thread(count):
+    """While this is open, a worker thread holds ``threads.blas_threads(count)`` open; ``release()`` ends it early."""
     opened, release = threading.Event(), threading.Event()
 
     def worker():
-        with threads.blas_threads(1):
-            opened.set()
-            release.wait(30)
-
-    with threadpool_limits(3, user_api="blas"):
-        with threads.blas_threads(2):
-            thread = threading.Thread(target=worker)
-            thread.start()
-            assert opened.wait(30)
-            assert threads.blas_limit() == 1  # both open: no fit sees BLAS's threads raised under it
-            release.set()
-            thread.join()
-            assert threads.blas_limit() == 2  # the worker's block closed first: the main thread's count again
-        assert threads.blas_limit() == 3  # the count from before the first block, not the worker's predecessor
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
-    opened, release = threading.Event(), threading.Event()
-
-    def worker():
-        with threads.blas_threads(1):
+        with threads.blas_threads(count):
             opened.set()
             release.wait(30)
 
@@ -173,6 +155,25 @@ def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
     thread.start()
     try:
         assert opened.wait(30)
+        yield lambda: (release.set(), thread.join())
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_concurrent_blocks_get_the_smallest_count_and_the_last_to_close_restores_the_first_ones():
+    with threadpool_limits(3, user_api="blas"):
+        with threads.blas_threads(2):
+            with _block_open_in_another_thread(1) as release:
+                assert threads.blas_limit() == 1  # both open: no fit sees BLAS's threads raised under it
+                release()
+                assert threads.blas_limit() == 2  # the worker's block closed first: the main thread's count again
+        assert threads.blas_limit() == 3  # the count from before the first block, not the worker's predecessor
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
+    with _block_open_in_another_thread(1):
         pid = os.fork()
         if pid == 0:  # the child: the worker's block is not open here, so nothing holds BLAS at one thread
             try:
@@ -183,6 +184,3 @@ def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
                 os._exit(2)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        release.set()
-        thread.join()
