@@ -22,28 +22,16 @@ import threading
 
 from threadpoolctl import ThreadpoolController
 
+_default_threads = None  # what blas_threads(None) means; None: ``default_thread_count()``
+# Where a user or a launcher caps the threads of numerical libraries, in OpenBLAS's own order of precedence.
+# Dask's nanny sets both to 1 in its worker processes, and so do many batch-job scripts.
+THREAD_LIMIT_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
 _controls = {}  # controller -> (get, set) of its thread count, as fastbp calls them (_thread_count_controls)
 _blas_lock = threading.Lock()  # guards the two below
 _blas_wishes = {}  # Python thread id -> the counts its open blas_threads blocks ask for, innermost last
 _blas_before = []  # (library, its count) from before the first of the blocks now open
-
-
-def _after_fork_in_child():
-    """A forked child has only the forking thread: drop the other threads' blocks, and the lock one of them may
-    have held at the fork (it would never be released)."""
-    global _blas_lock, _blas_wishes
-    _blas_lock = threading.Lock()
-    me = threading.get_ident()
-    _blas_wishes = {me: _blas_wishes[me]} if me in _blas_wishes else {}
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-_default_threads = None  # what blas_threads(None) means; None: ``default_thread_count()``
-# Where a user or a launcher caps the threads of numerical libraries, in OpenBLAS's own order of precedence.
-# Dask's nanny sets both to 1 in its worker processes, and so do many batch-job scripts.
-THREAD_LIMIT_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def usable_cores():
@@ -170,13 +158,34 @@ def blas_threads(n_threads):
             stack.pop()
             if not stack:
                 del _blas_wishes[me]
-            if _blas_wishes:
-                _set_blas(min(stack[-1] for stack in _blas_wishes.values()))
-            else:
-                for library, before in _blas_before:
-                    get, set_ = _controls[library]
-                    if before is not None and get() != before:
-                        set_(before)
+            _follow_wishes()
+
+
+def _follow_wishes():
+    """Set BLAS to the smallest count the open blocks ask for, or with none open back to the count from before
+    the first of them (call with ``_blas_lock`` held)."""
+    if _blas_wishes:
+        _set_blas(min(stack[-1] for stack in _blas_wishes.values()))
+        return
+    for library, before in _blas_before:
+        get, set_ = _controls[library]
+        if before is not None and get() != before:
+            set_(before)
+
+
+def _after_fork_in_child():
+    """A forked child has only the forking thread: drop the other threads' blocks and follow its own (or none),
+    with a new lock (another thread may have held the old one at the fork, and would never release it)."""
+    global _blas_lock, _blas_wishes
+    _blas_lock = threading.Lock()
+    me = threading.get_ident()
+    if any(thread != me for thread in _blas_wishes):
+        _blas_wishes = {me: _blas_wishes[me]} if me in _blas_wishes else {}
+        _follow_wishes()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _set_blas(count):

@@ -173,13 +173,16 @@ def test_concurrent_blocks_get_the_smallest_count_and_the_last_to_close_restores
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_forgets_the_blas_blocks_of_threads_it_does_not_have():
-    with _block_open_in_another_thread(1):
+    with threadpool_limits(3, user_api="blas"), _block_open_in_another_thread(1):
+        assert threads.blas_limit() == 1
         pid = os.fork()
         if pid == 0:  # the child: the worker's block is not open here, so nothing holds BLAS at one thread
             try:
+                ok = [threads.blas_limit() == 3]  # the count from before the worker's block
                 with threads.blas_threads(2):
-                    ok = threads.blas_limit() == 2
-                os._exit(0 if ok else 1)
+                    ok.append(threads.blas_limit() == 2)
+                ok.append(threads.blas_limit() == 3)
+                os._exit(0 if all(ok) else 1)
             except BaseException:  # noqa: BLE001  (any failure is the child's exit code)
                 os._exit(2)
         _, status = os.waitpid(pid, 0)
