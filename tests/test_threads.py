@@ -57,7 +57,7 @@ def eight_cpu_machine(monkeypatch):
 
 def test_default_thread_count_is_the_cpus_the_process_may_run_on_not_the_machines(eight_cpu_machine):
     # A process allowed one CPU (taskset, a container's cpuset) on a larger machine: BLAS's busy-waiting threads
-    # given the machine's count shared that CPU, and epochs took 30-50x longer (see default_thread_count).
+    # given the machine's count shared that CPU, and epochs took 19-50x longer (see default_thread_count).
     eight_cpu_machine({3})
     assert threads.usable_cores() == 1 and threads.default_thread_count() == 1
     with threads.blas_threads(4):
