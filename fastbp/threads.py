@@ -8,6 +8,10 @@ call inside a block gets one thread. Running Numba's pool beside OpenBLAS's
 busy-waiting pool oversubscribes the cores (an epoch measured 28 s instead of 1.9 s here),
 so a compiled call uses one or the other, with the thread count set for its duration.
 
+How many: ``default_thread_count`` (the CPUs the process may run on, capped by OPENBLAS_NUM_THREADS or
+OMP_NUM_THREADS) unless a call or a ``default_threads`` block says otherwise. BLAS's count is one setting for
+the whole process: fits running at once in several Python threads share it by ``blas_threads``' rule.
+
 Numba's threading layer is TBB (chosen in :mod:`fastbp.kernels.pool`, where the reason is
 given); without TBB the kernels run serially, and nothing else changes.
 
